@@ -1,0 +1,40 @@
+-- One row per raw transaction row: renamed, typed and trimmed, nothing dropped.
+-- Validation happens in the cleaned layer, so the raw text of the two columns
+-- that can be rejected is kept beside its typed value.
+with
+
+source as (
+
+    select
+        *,
+        _metadata.file_path as source_file_path
+
+    from {{ source('billups', 'historical_transactions') }}
+
+),
+
+renamed as (
+
+    select
+        nullif(trim(merchant_id), '') as merchant_id,
+        trim(customer_id) as customer_id,
+        upper(trim(authorized_flag)) as authorized_flag,
+        nullif(trim(category), '') as category,
+        cast(purchase_date as string) as purchase_date_raw,
+        try_to_timestamp(
+            trim(cast(purchase_date as string)), 'yyyy-MM-dd HH:mm:ss'
+        ) as purchase_ts,
+        cast(purchase_amount as double) as purchase_amount,
+        cast(city_id as bigint) as city_id,
+        cast(state_id as bigint) as state_id,
+        cast(installments as bigint) as installments,
+        cast(merchant_category_id as bigint) as merchant_category_id,
+        cast(subsector_id as bigint) as subsector_id,
+        cast(month_lag as bigint) as month_lag,
+        source_file_path as source_file
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,91 @@
+"""Where the dbt project lives and how dbt is invoked from Python.
+
+Every entry point (the `billups` CLI, the tests) goes through `dbt_env` and
+`invoke_dbt`, so they all see the same profiles, the same isolated Spark
+directory and the same quiet Spark logging.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROFILES_DIR = PROJECT_DIR / "profiles"
+TARGET_DIR = PROJECT_DIR / "target"
+
+# Marts exported as CSV by `billups run`, in the order they are exported.
+MARTS = (
+    "top_merchants_by_month_city",
+    "avg_sale_by_merchant_state",
+    "top_hours_by_category",
+)
+# Quality tables exported beside the marts: model name -> file name.
+QUALITY_EXPORTS = {"cln_row_ledger": "row_ledger"}
+
+
+def spark_dir() -> Path:
+    """The directory holding the session's warehouse and Derby metastore."""
+    return Path(os.environ.get("BILLUPS_SPARK_DIR", PROJECT_DIR / ".spark")).resolve()
+
+
+def dbt_env() -> dict[str, str]:
+    """Environment variables the profile reads, with absolute defaults.
+
+    Absolute paths matter: dbt may be started from any working directory, and
+    a relative warehouse path would land wherever that is.
+    """
+    spark = spark_dir()
+    spark.mkdir(parents=True, exist_ok=True)
+    return {
+        "BILLUPS_SPARK_DIR": str(spark),
+        "BILLUPS_LOG4J_CONFIG": os.environ.get(
+            "BILLUPS_LOG4J_CONFIG", str(PROFILES_DIR / "log4j2.properties")
+        ),
+        # The VM's hostname resolves to a loopback address; say so up front
+        # instead of letting Spark warn about it on every start.
+        "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR", str(PROFILES_DIR)),
+    }
+
+
+@dataclass
+class DbtInvocation:
+    """The outcome of one dbt command run in-process."""
+
+    args: list[str]
+    success: bool
+    results: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def invoke_dbt(args: list[str], *, target: str = "local", dbt_vars: dict | None = None,
+               quiet: bool = False) -> DbtInvocation:
+    """Run one dbt command through dbt's Python entry point.
+
+    dbt runs in this process, so the embedded Spark session (and its JVM) is
+    started once and reused by the following commands.
+    """
+    from dbt.cli.main import dbtRunner  # imported lazily: dbt is slow to import
+
+    os.environ.update(dbt_env())
+    full = [
+        *args,
+        "--project-dir", str(PROJECT_DIR),
+        "--profiles-dir", os.environ["DBT_PROFILES_DIR"],
+        "--target", target,
+    ]
+    if dbt_vars:
+        full += ["--vars", json.dumps(dbt_vars)]
+    if quiet:
+        full = ["--quiet", *full]
+    result = dbtRunner().invoke(full)
+    records: list[dict[str, Any]] = []
+    run_results = TARGET_DIR / "run_results.json"
+    if result.result is not None and run_results.exists() and args[0] in {"build", "test", "run"}:
+        records = json.loads(run_results.read_text())["results"]
+    error = None if result.exception is None else str(result.exception)
+    return DbtInvocation(args=full, success=bool(result.success), results=records, error=error)
