@@ -6,7 +6,7 @@ source as (
 
     select
         *,
-        _metadata.file_path as source_file_path
+        input_file_name() as source_file_path
 
     from {{ source('billups', 'merchants') }}
 
