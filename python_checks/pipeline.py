@@ -87,6 +87,17 @@ def check_metastore_free() -> None:
         fcntl.lockf(handle, fcntl.LOCK_UN)
 
 
+def first_error_line(error: str | None) -> str:
+    """The line of a dbt error that says what is wrong, without dbt's framing
+    ('Compilation Error in operation ...', '> in macro ...')."""
+    for line in (error or "").splitlines():
+        line = line.strip()
+        if line and not line.startswith((">", "Compilation Error", "Runtime Error",
+                                         "Database Error")):
+            return line
+    return "see the dbt output above"
+
+
 def summarise_results(results: list[dict[str, Any]], summary: RunSummary) -> None:
     """Count test outcomes and collect failures from dbt's run_results.json."""
     counts = {"pass": 0, "warn": 0, "fail": 0, "error": 0, "skipped": 0}
@@ -166,9 +177,7 @@ def run_pipeline(
     summary.build_ok = build.success or (not summary.failed_nodes and not summary.failed_tests
                                          and build.error is None and bool(build.results))
     if not build.results:
-        raise PipelineError(
-            "dbt build did not run: " + (build.error or "see the dbt output above")
-        )
+        raise PipelineError("dbt build stopped before running: " + first_error_line(build.error))
     if summary.failed_nodes or summary.tests.get("skipped"):
         # A failed model or an error test upstream skips what depends on it:
         # exporting would be a silent partial result.
@@ -185,7 +194,7 @@ def run_pipeline(
             target=target, dbt_vars=dbt_vars, quiet=True,
         )
         if not outcome.success:
-            raise PipelineError(f"export failed: {outcome.error or 'see the dbt output above'}")
+            raise PipelineError(f"export failed: {first_error_line(outcome.error)}")
         summary.mart_rows = collect_exports(
             staging, output_dir / "marts", {name: name for name in MARTS}
         )

@@ -24,7 +24,8 @@ validated as (
             when purchase_amount is null
                 then 'missing_purchase_amount'
             -- NaN is not null in Spark, and +-inf compare equal to themselves.
-            when isnan(purchase_amount)
+            when
+                isnan(purchase_amount)
                 or purchase_amount in (double('inf'), double('-inf'))
                 then 'non_finite_purchase_amount'
             when try_cast(purchase_amount as decimal(18, 2)) is null

@@ -7,14 +7,14 @@ with
 model_rows as (
 
     select count(*) as row_count from {{ model }}
-    {% if where_clause %}where {{ where_clause }}{% endif %}
+{% if where_clause %}where {{ where_clause }}{% endif %}
 
 ),
 
 compare_rows as (
 
     select count(*) as row_count from {{ compare_model }}
-    {% if compare_where_clause %}where {{ compare_where_clause }}{% endif %}
+{% if compare_where_clause %}where {{ compare_where_clause }}{% endif %}
 
 )
 

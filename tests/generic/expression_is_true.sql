@@ -6,7 +6,7 @@ select *
 from {{ model }}
 where
     not coalesce({{ expression }}, false)
-    {%- if where_clause %}
+{%- if where_clause %}
     and ({{ where_clause }})
     {%- endif %}
 

@@ -14,7 +14,7 @@ groups as (
         max({{ column_name }}) as max_rank
 
     from {{ model }}
-    {% if partition_by %}group by {{ partition_by | join(', ') }}{% endif %}
+{% if partition_by %}group by {{ partition_by | join(', ') }}{% endif %}
 
 )
 
