@@ -15,7 +15,6 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROFILES_DIR = PROJECT_DIR / "profiles"
-TARGET_DIR = PROJECT_DIR / "target"
 
 # Marts exported as CSV by `billups run`, in the order they are exported.
 MARTS = (
@@ -30,6 +29,13 @@ QUALITY_EXPORTS = {"cln_row_ledger": "row_ledger"}
 def spark_dir() -> Path:
     """The directory holding the session's warehouse and Derby metastore."""
     return Path(os.environ.get("BILLUPS_SPARK_DIR", PROJECT_DIR / ".spark")).resolve()
+
+
+def target_dir() -> Path:
+    """dbt's artifacts folder (run_results.json, manifest.json); DBT_TARGET_PATH
+    moves it, e.g. so a test run leaves the project's own target/ alone."""
+    path = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    return path if path.is_absolute() else PROJECT_DIR / path
 
 
 def dbt_env() -> dict[str, str]:
@@ -82,9 +88,10 @@ def invoke_dbt(args: list[str], *, target: str = "local", dbt_vars: dict | None 
         full += ["--vars", json.dumps(dbt_vars)]
     if quiet:
         full = ["--quiet", *full]
+    run_results = target_dir() / "run_results.json"
+    run_results.unlink(missing_ok=True)  # never read a previous run's results
     result = dbtRunner().invoke(full)
     records: list[dict[str, Any]] = []
-    run_results = TARGET_DIR / "run_results.json"
     if result.result is not None and run_results.exists() and args[0] in {"build", "test", "run"}:
         records = json.loads(run_results.read_text())["results"]
     error = None if result.exception is None else str(result.exception)

@@ -3,7 +3,6 @@ never a stack trace alone and never a partial result."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import isolated_env
 
 from python_checks.generate import generate
 
@@ -26,7 +26,7 @@ def good_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_cli(data_dir: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BILLUPS_SPARK_DIR": str(tmp_path / "spark")}
+    env = isolated_env(tmp_path)
     return subprocess.run(
         [sys.executable, "-m", "python_checks.cli", "run", "--data-dir", str(data_dir),
          "--output-dir", str(tmp_path / "out")],

@@ -152,9 +152,7 @@ def records(frame: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:
 
 
 def test_columns_are_read_by_name_and_extra_columns_ignored(tmp_path: Path) -> None:
-    shuffled = pa.schema(
-        [*reversed(list(TRANSACTION_SCHEMA)), pa.field("extra", pa.string())]
-    )
+    shuffled = pa.schema([*reversed(list(TRANSACTION_SCHEMA)), pa.field("extra", pa.string())])
     row = {**txn(), "extra": "ignored"}
     cleaned, _ = oracle.clean(*oracle.load_inputs(write_inputs(tmp_path, [row], schema=shuffled)))
     assert records(cleaned, ["merchant_id", "merchant_name", "city_id", "purchase_amount"]) == [
@@ -193,6 +191,9 @@ def test_each_rejection_reason_and_its_precedence(tmp_path: Path) -> None:
         txn(purchase_date=" 2017-01-05 10:00:00 ", amount=1.0),  # padded but valid
         txn(amount=0.0),  # odd but valid
         txn(amount=-5.0),  # odd but valid
+        txn(amount=1e16),  # does not fit decimal(18,2)
+        txn(amount=-2e17),
+        txn(amount=9_999_999_999_999_998.0),  # the largest double that fits
     ]
     cleaned, rejected = run_clean(tmp_path, rows)
     assert rejected == {
@@ -200,12 +201,14 @@ def test_each_rejection_reason_and_its_precedence(tmp_path: Path) -> None:
         "invalid_purchase_date": 8,
         "missing_purchase_amount": 1,
         "non_finite_purchase_amount": 3,
+        "purchase_amount_out_of_range": 2,
     }
     assert len(cleaned) + sum(rejected.values()) == len(rows)
     assert cleaned["purchase_amount"].tolist() == [
         Decimal("1.00"),
         Decimal("0.00"),
         Decimal("-5.00"),
+        Decimal("9999999999999998.00"),
     ]
     assert cleaned["purchase_ts"].iloc[0] == pd.Timestamp("2017-01-05 10:00:00")
 

@@ -1,0 +1,287 @@
+"""End to end: generate a dirty synthetic data set, run the real pipeline on it
+(`python -m python_checks.cli run` in a subprocess, i.e. dbt on Spark) and compare
+its CSV exports with the independent pandas oracle in ``oracle.py``.
+
+The pipeline run takes minutes (a JVM, dbt build and tests); it happens once per
+module. ``test_oracle_agrees_with_generator_manifest`` needs only the generated
+files, so it also checks the oracle and the generator against each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import oracle
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from conftest import isolated_env
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROWS = 30_000
+SEED = 7
+PIPELINE_TIMEOUT_SECONDS = 60 * 60
+OUTPUT_TAIL_CHARS = 6_000
+
+# Mart name -> (SPEC export columns in order, oracle function).
+MARTS: dict[str, tuple[list[str], Any]] = {
+    "top_merchants_by_month_city": (
+        oracle.Q1_COLUMNS,
+        oracle.q1_top_merchants_by_month_city,
+    ),
+    "avg_sale_by_merchant_state": (
+        oracle.Q2_COLUMNS,
+        oracle.q2_avg_sale_by_merchant_state,
+    ),
+    "top_hours_by_category": (
+        oracle.Q3_COLUMNS,
+        oracle.q3_top_hours_by_category,
+    ),
+}
+# Compared as numbers, so '123.40' == '123.4' and '0.00' == '0'. Everything else
+# (hour_label '0900', month '2017-01-01', ids) is compared as text.
+NUMERIC_COLUMNS = frozenset(
+    {"city_id", "state_id", "rank", "hour", "purchase_total", "no_of_sales", "average_amount"}
+)
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The synthetic inputs and everything the oracle derives from them."""
+
+    data_dir: Path
+    manifest: dict[str, Any]
+    raw_transaction_rows: int
+    raw_merchant_rows: int
+    cleaned_rows: int
+    rejected: dict[str, int]
+    conflicting_ids: set[str]
+    marts: dict[str, pd.DataFrame]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    # `pytest` (unlike `python -m pytest`) does not put the repo root on sys.path.
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from python_checks.generate import generate
+
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    manifest = generate(data_dir, rows=ROWS, seed=SEED, dirty=True)
+
+    transactions, merchants = oracle.load_inputs(data_dir)
+    cleaned, rejected = oracle.clean(transactions, merchants)
+    return Generated(
+        data_dir=data_dir,
+        manifest=manifest,
+        raw_transaction_rows=pq.ParquetFile(data_dir / oracle.TRANSACTIONS_FILE).metadata.num_rows,
+        raw_merchant_rows=len(merchants),
+        cleaned_rows=len(cleaned),
+        rejected=rejected,
+        conflicting_ids=oracle.conflicting_merchant_ids(merchants),
+        marts={name: build(cleaned) for name, (_, build) in MARTS.items()},
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline_output(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the real pipeline once; return its output directory."""
+    root = tmp_path_factory.mktemp("e2e_run")
+    out_dir = root / "output"
+    command = [
+        sys.executable,
+        "-m",
+        "python_checks.cli",
+        "run",
+        "--data-dir",
+        str(generated.data_dir),
+        "--output-dir",
+        str(out_dir),
+    ]
+    # A fresh Spark directory (warehouse + Derby metastore) and dbt target: the
+    # run neither sees old tables nor collides with a developer's session.
+    env = isolated_env(root)
+    try:
+        result = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PIPELINE_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"pipeline did not finish in {PIPELINE_TIMEOUT_SECONDS}s: {' '.join(command)}\n"
+            f"{_output_tails(exc.stdout, exc.stderr)}",
+            pytrace=False,
+        )
+    if result.returncode != 0:
+        pytest.fail(
+            f"pipeline exited with {result.returncode}: {' '.join(command)}\n"
+            f"{_output_tails(result.stdout, result.stderr)}",
+            pytrace=False,
+        )
+    return out_dir
+
+
+def _output_tails(stdout: str | bytes | None, stderr: str | bytes | None) -> str:
+    def tail(text: str | bytes | None) -> str:
+        if isinstance(text, bytes):
+            text = text.decode(errors="replace")
+        return (text or "")[-OUTPUT_TAIL_CHARS:]
+
+    return f"--- stdout (tail) ---\n{tail(stdout)}\n--- stderr (tail) ---\n{tail(stderr)}"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    assert path.is_file(), f"missing export {path}"
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _normalise(value: Any, numeric: bool) -> Any:
+    """One cell as comparable data: None for missing, Decimal for numbers, else text.
+
+    Applied to both sides, so a CSV cell ('' / '123.40' / '2017-01-01') and an
+    oracle value (None / Decimal / int / date) meet in the same form.
+    """
+    if value is None or value is pd.NA or value == "":
+        return None
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if numeric:
+        return Decimal(str(value))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _normalised_rows(frame: pd.DataFrame, columns: list[str]) -> list[Row]:
+    flags = [column in NUMERIC_COLUMNS for column in columns]
+    return [
+        tuple(_normalise(value, numeric) for value, numeric in zip(row, flags, strict=True))
+        for row in frame[columns].itertuples(index=False, name=None)
+    ]
+
+
+def _assert_same_rows(name: str, actual: list[Row], expected: list[Row]) -> None:
+    assert len(actual) == len(expected), (
+        f"{name}: pipeline has {len(actual)} rows, oracle {len(expected)}"
+    )
+    differing = [i for i, (a, e) in enumerate(zip(actual, expected, strict=True)) if a != e]
+    if differing:
+        shown = "\n".join(
+            f"  data row {i}: pipeline {actual[i]}\n              oracle   {expected[i]}"
+            for i in differing[:5]
+        )
+        pytest.fail(f"{name}: {len(differing)} of {len(expected)} rows differ\n{shown}")
+
+
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    return {reason: int(count) for reason, count in counts.items() if count}
+
+
+def _ledger(pipeline_output: Path, source_name: str) -> dict[str, int]:
+    """Row counts per reason_code for one source, summed over its files."""
+    ledger = _read_csv(pipeline_output / "quality" / "row_ledger.csv")
+    expected = ["source_name", "source_file", "reason_code", "row_count"]
+    assert set(expected) <= set(ledger.columns), f"row_ledger.csv columns: {list(ledger)}"
+    rows = ledger[ledger["source_name"] == source_name]
+    return rows["row_count"].astype(int).groupby(rows["reason_code"]).sum().to_dict()
+
+
+def _rows_of(frame: pd.DataFrame, ids: Iterable[str]) -> pd.DataFrame:
+    return frame[frame["merchant_id"].isin(set(ids))]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_oracle_agrees_with_generator_manifest(generated: Generated) -> None:
+    """Two independent counts of the same planted problems (no pipeline needed)."""
+    transactions = generated.manifest["transactions"]
+    assert generated.raw_transaction_rows == transactions["rows"] == ROWS
+    assert generated.cleaned_rows == transactions["cleaned_rows"]
+    assert _nonzero(generated.rejected) == _nonzero(transactions["rejected"])
+    assert generated.raw_transaction_rows == generated.cleaned_rows + sum(
+        generated.rejected.values()
+    )
+    merchants = generated.manifest["merchants"]
+    assert generated.raw_merchant_rows == merchants["rows"]
+    assert len(generated.conflicting_ids) == merchants["counts"]["conflicting_name_ids"]
+
+
+@pytest.mark.parametrize("mart", list(MARTS))
+def test_mart_matches_oracle(mart: str, generated: Generated, pipeline_output: Path) -> None:
+    columns, _ = MARTS[mart]
+    exported = _read_csv(pipeline_output / "marts" / f"{mart}.csv")
+    # The SPEC columns come first, in order; more columns after them are allowed.
+    assert list(exported.columns[: len(columns)]) == columns
+    _assert_same_rows(
+        mart,
+        _normalised_rows(exported, columns),
+        _normalised_rows(generated.marts[mart], columns),
+    )
+
+
+def test_transactions_ledger_reconciles(generated: Generated, pipeline_output: Path) -> None:
+    by_reason = _ledger(pipeline_output, "transactions")
+    cleaned = by_reason.pop("cleaned", 0)
+    manifest = generated.manifest["transactions"]
+
+    assert cleaned == manifest["cleaned_rows"] == generated.cleaned_rows
+    assert _nonzero(by_reason) == _nonzero(manifest["rejected"]) == _nonzero(generated.rejected)
+    assert generated.raw_transaction_rows == cleaned + sum(by_reason.values())
+
+
+def test_merchants_ledger_accounts_for_every_row(
+    generated: Generated, pipeline_output: Path
+) -> None:
+    """SPEC: raw rows = cleaned + rejected, per input file - merchants.csv too."""
+    by_reason = _ledger(pipeline_output, "merchants")
+    assert sum(by_reason.values()) == generated.raw_merchant_rows
+
+
+def test_q1_has_at_most_5_contiguous_ranks_per_month_city(pipeline_output: Path) -> None:
+    q1 = _read_csv(pipeline_output / "marts" / "top_merchants_by_month_city.csv")
+    assert len(q1) > 0
+    for (month, city_id), group in q1.groupby(["month", "city_id"], sort=False):
+        ranks = sorted(int(rank) for rank in group["rank"])
+        assert ranks == list(range(1, len(ranks) + 1)), (month, city_id, ranks)
+        assert len(ranks) <= oracle.Q1_TOP_N, (month, city_id, ranks)
+
+
+def test_conflicting_names_resolve_to_the_merchant_id(
+    generated: Generated, pipeline_output: Path
+) -> None:
+    conflicting = generated.conflicting_ids
+    assert len(conflicting) == generated.manifest["merchants"]["counts"]["conflicting_name_ids"]
+
+    q2 = _rows_of(
+        _read_csv(pipeline_output / "marts" / "avg_sale_by_merchant_state.csv"), conflicting
+    )
+    q1 = _rows_of(
+        _read_csv(pipeline_output / "marts" / "top_merchants_by_month_city.csv"), conflicting
+    )
+    # Q2 has every (merchant, state) group, so a conflicting id that sells shows
+    # up there; the generator makes the busiest merchant one of them.
+    assert len(q2) > 0, "no conflicting-name merchant appears in Q2: the check would be vacuous"
+    for mart, rows in (("Q1", q1), ("Q2", q2)):
+        wrong = rows[rows["merchant_name"] != rows["merchant_id"]]
+        assert wrong.empty, f"{mart} rows with a conflicting id not named by the id:\n{wrong}"

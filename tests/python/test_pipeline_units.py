@@ -1,0 +1,87 @@
+"""Fast tests of the run wrapper's own logic (no Spark)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from python_checks import pipeline
+from python_checks.pipeline import (
+    PipelineError,
+    RunSummary,
+    check_metastore_free,
+    collect_exports,
+    first_error_line,
+    summarise_results,
+)
+
+HOLD_LOCK = """
+import fcntl, sys, time
+handle = open(sys.argv[1], "a")
+fcntl.lockf(handle, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_locked_metastore_gives_an_actionable_message(tmp_path: Path, monkeypatch) -> None:
+    # Derby holds a POSIX lock on metastore_db/dbex.lck while a JVM has it open.
+    lock = tmp_path / "metastore_db" / "dbex.lck"
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    monkeypatch.setenv("BILLUPS_SPARK_DIR", str(tmp_path))
+    check_metastore_free()  # nobody holds it: no error
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(PipelineError, match="in use by another process.*BILLUPS_SPARK_DIR"):
+            check_metastore_free()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_first_error_line_drops_dbt_framing() -> None:
+    error = (
+        "Compilation Error in operation billups_analytics-on-run-start-0 (./dbt_project.yml)\n"
+        "  /data/merchants.csv: required column 'merchant_id' is missing (found: a, b).\n"
+        "  \n  > in macro register_sources (macros/register_sources.sql)\n"
+    )
+    assert first_error_line(error) == (
+        "/data/merchants.csv: required column 'merchant_id' is missing (found: a, b)."
+    )
+    assert first_error_line(None) == "see the dbt output above"
+
+
+def test_summarise_results_counts_tests_and_failures() -> None:
+    summary = RunSummary(build_ok=True)
+    summarise_results([
+        {"unique_id": "model.p.a", "status": "success", "message": None},
+        {"unique_id": "test.p.t1", "status": "pass", "message": None},
+        {"unique_id": "unit_test.p.a.u1", "status": "pass", "message": None},
+        {"unique_id": "test.p.t2", "status": "warn", "message": "Got 1 result"},
+        {"unique_id": "test.p.t3", "status": "fail", "message": "Got 3 results"},
+    ], summary)
+    assert summary.tests["pass"] == 2 and summary.tests["warn"] == 1
+    assert summary.tests["fail"] == 1
+    assert summary.failed_tests == ["test.p.t3: Got 3 results"]
+    assert not summary.ok
+
+
+def test_collect_exports_joins_parts_under_one_header(tmp_path: Path) -> None:
+    staged = tmp_path / "staged" / "mart"
+    staged.mkdir(parents=True)
+    (staged / "part-00000-x.csv").write_text("a,b\n1,2\n")
+    (staged / "part-00001-x.csv").write_text("a,b\n3,4\n")
+    rows = collect_exports(tmp_path / "staged", tmp_path / "out", {"mart": "mart"})
+    assert rows == {"mart": 2}
+    assert (tmp_path / "out" / "mart.csv").read_text() == "a,b\n1,2\n3,4\n"
+
+
+def test_missing_input_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match=r"input file not found: .*historical_transactions"):
+        pipeline.check_inputs(tmp_path)
