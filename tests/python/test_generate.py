@@ -21,6 +21,7 @@ from python_checks.generate import (
     MERCHANT_COLUMNS,
     MIN_ROWS,
     TRANSACTION_DEFECTS,
+    UNPARSEABLE_DATES,
     exact_duplicate_extra_rows,
     generate,
     parseable_dates,
@@ -98,7 +99,9 @@ def _date_flags(df: pd.DataFrame) -> dict[str, np.ndarray]:
     dates = df["purchase_date"].astype(object)
     missing = dates.isna() | (dates.fillna("").str.strip() == "")
     parsed = pd.to_datetime(dates.where(~missing), format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    valid = parsed.notna()
+    # pandas (like Python's strptime) accepts second 60; Spark and the SPEC do not, so a
+    # value is valid only if it reads back exactly as written.
+    valid = parsed.notna() & (parsed.dt.strftime("%Y-%m-%d %H:%M:%S") == dates)
     return {
         "missing": missing.to_numpy(),
         "invalid": (~missing & ~valid).to_numpy(),
@@ -256,6 +259,17 @@ def test_manifest_matches_files(which: str, request: pytest.FixtureRequest) -> N
     assert manifest["merchants"]["rows"] == len(merchants)
     assert manifest["merchants"]["distinct_trimmed_ids"] == distinct
     assert manifest["merchants"]["counts"] == counts
+
+
+def test_every_unparseable_variant_is_rejected(tmp_path: Path) -> None:
+    rows = 100_000  # ten of each defect: every unparseable string variant appears
+    manifest = generate(tmp_path, rows=rows, seed=SEED, dirty=True)
+    df, _ = _read(tmp_path)
+    rejected = manifest["transactions"]["rejected"]
+    assert rejected == _pandas_rejections(df)
+    assert rejected["invalid_purchase_date"] == rows // 10_000
+    invalid = df["purchase_date"][_date_flags(df)["invalid"]].astype(object)
+    assert invalid.nunique() == len(UNPARSEABLE_DATES)
 
 
 def test_clean_mode_has_no_defects(clean_dir: Path) -> None:
