@@ -73,8 +73,9 @@ TOP_MERCHANT_ROWS = (279_377, 106_946, 90_106, 45_912, 44_075, 42_506, 27_524, 2
                      24_320, 23_200)  # fmt: skip
 TAIL_ROWS_AT_15 = 18_500
 #: Top merchants sell everywhere (Q1: the busiest one leads city 1 with ~2k sales a
-#: month out of ~20k); ordinary merchants sell mostly in their home city.
-HOME_CITY_SHARE = 0.85
+#: month out of ~20k); ordinary merchants sell almost only in their home city, so
+#: merchant x state pairs stay near the real ~286.5k (Q2 rows; 302k generated).
+HOME_CITY_SHARE = 0.995
 #: ... except that the busiest one is registered in the odd city and makes ~20% of its
 #: sales there (Q1 anchor: ~2,076 of its Jan 2017 sales).
 BUSIEST_HOME_SHARE = 0.12
@@ -86,9 +87,11 @@ ODD_CITY = 1  # the source's unknown city, recoded: mostly B, often denied, stat
 HEAVY_CITY_STATE = {69: 9, 19: 9, 158: 16, 17: 15}
 N_STATES = 24  # states 1..24, plus -1 = unknown
 STATE_9_TAIL_SHARE = 0.27  # brings state 9 to about one third of the rows
-ODD_CITY_UNKNOWN_STATE = 0.97
-HOME_STATE_SHARE = 0.94
-STRAY_UNKNOWN_STATE = 0.0060  # with the odd city, gives state -1 on ~9.1% of rows
+ODD_CITY_UNKNOWN_STATE = 1.0
+#: A city's rows sit in its state; a rare stray keeps "mostly one state" honest
+#: without giving every merchant extra (merchant, state) pairs.
+HOME_STATE_SHARE = 0.998
+STRAY_UNKNOWN_STATE = 0.0020  # with the odd city (all -1), gives state -1 on ~9.1% of rows
 
 #: 2017-01 .. 2018-02.
 MONTH_ROWS = (286_541, 300_968, 361_161, 378_075, 397_974, 418_867, 503_313, 544_031,
