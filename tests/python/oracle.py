@@ -1,4 +1,4 @@
-"""Independent test oracle: the cleaning rules and marts Q1-Q3 in pandas/pyarrow.
+"""Independent test oracle: the cleaning rules and marts Q1-Q5 in pandas/pyarrow.
 
 This module re-implements ``shared/SPEC.md`` without Spark or dbt, so the
 end-to-end test can compare the real pipeline's CSV exports with an answer
@@ -16,8 +16,13 @@ Conventions of the frames returned here:
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,6 +135,11 @@ def load_inputs(data_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             ),
         }
     )
+
+    # Optional for Q1-Q3 (which ignore it), needed by the Q5 installment model;
+    # clean() carries it through when present.
+    if "installments" in table.column_names:
+        transactions["installments"] = _arrow_int(table.column("installments"))
 
     merchants = pd.read_csv(merchants_path, dtype=str, keep_default_na=False)
     _require_columns(merchants_path, list(merchants.columns), MERCHANT_COLUMNS)
@@ -287,6 +297,8 @@ def clean(
             "state_id": kept["state_id"].astype("Int64"),
         }
     )
+    if "installments" in kept:  # optional input column, see load_inputs
+        cleaned["installments"] = kept["installments"].astype("Int64")
     return cleaned, rejected_counts
 
 
@@ -419,3 +431,635 @@ def q3_top_hours_by_category(cleaned: pd.DataFrame) -> pd.DataFrame:
         },
         columns=Q3_COLUMNS,
     )
+
+
+# --------------------------------------------------------------------------- Q4 and Q5
+#
+# The same conventions, plus: shares, lifts, indexes and rates are exact
+# fractions rounded HALF_UP to 6 places (``Decimal``), as the SQL's decimal
+# divisions are; the association statistics are floats (the SQL uses doubles,
+# compare them with a tolerance); booleans are Python ``bool``.
+
+Q4A_COLUMNS: list[str] = [
+    "merchant_rank",
+    "merchant_id",
+    "merchant_name",
+    "merchant_transactions",
+    "city_id",
+    "city_transactions",
+    "city_share",
+    "rank_in_city",
+    "registered_city_id",
+]
+Q4B_MIX_COLUMNS: list[str] = [
+    "city_id",
+    "category",
+    "no_of_sales",
+    "city_share",
+    "overall_share",
+    "lift",
+]
+Q4B_ASSOCIATION_COLUMNS: list[str] = [
+    "n",
+    "n_cities",
+    "n_categories",
+    "chi_square",
+    "degrees_of_freedom",
+    "cramers_v",
+    "cramers_v_corrected",
+    "strength",
+    "excluded_unknown_city_rows",
+]
+Q5_CITIES_COLUMNS: list[str] = [
+    "rank",
+    "city_id",
+    "approved_amount",
+    "approved_share",
+    "approved_count",
+    "average_ticket",
+    "distinct_merchants",
+    "amount_per_merchant",
+    "growth_rate",
+    "all_rows_amount",
+]
+Q5_CATEGORIES_COLUMNS: list[str] = [
+    "rank",
+    "category",
+    "approved_amount",
+    "approved_share",
+    "approved_count",
+    "average_ticket",
+    "distinct_merchants",
+    "amount_per_merchant",
+    "all_rows_amount",
+]
+Q5_MONTHS_COLUMNS: list[str] = [
+    "month",
+    "month_label",
+    "approved_amount",
+    "approved_count",
+    "observed_days",
+    "amount_per_observed_day",
+    "seasonality_index",
+    "is_partial_month",
+]
+Q5_HOURS_COLUMNS: list[str] = [
+    "hour",
+    "hour_label",
+    "approved_amount",
+    "approved_count",
+    "approved_share",
+]
+Q5_WINDOW_COLUMNS: list[str] = [
+    "opening_hour",
+    "closing_hour",
+    "hours_open",
+    "coverage",
+    "coverage_target",
+]
+Q5_INSTALLMENTS_COLUMNS: list[str] = [
+    "scenario",
+    "plan_type",
+    "installments",
+    "approved_exposure",
+    "all_rows_exposure",
+    "approved_count",
+    "average_ticket",
+    "p_default",
+    "expected_profit_rate",
+    "expected_profit",
+    "single_payment_profit",
+    "break_even_uplift",
+    "is_recommended",
+]
+
+# Defaults of the dbt vars (dbt_project.yml); the end-to-end test passes the
+# project's actual values.
+TOP_POPULAR_MERCHANTS = 10
+ASSOCIATION_STRENGTH_THRESHOLDS: dict[str, float] = {"weak": 0.1, "moderate": 0.3, "strong": 0.5}
+OPENING_COVERAGE_TARGET = Decimal("0.80")
+GROSS_MARGIN = Decimal("0.25")
+MONTHLY_DEFAULT_RATE = Decimal("0.229")
+SHARE_PAID_BEFORE_DEFAULT = Decimal("0.5")
+MAX_INSTALLMENTS = 36
+# The seed installment_scenarios as delivered.
+INSTALLMENT_SCENARIOS: tuple[dict[str, str], ...] = (
+    {"scenario": "monthly", "default_rate_basis": "monthly", "default_rate_source": "var",
+     "default_rate": "0.229"},
+    {"scenario": "flat", "default_rate_basis": "flat", "default_rate_source": "var",
+     "default_rate": "0.229"},
+)
+
+RATIO_PLACES = 6
+_SURVIVAL_PLACES = 18  # the SQL's exact (1 - rate)^n keeps 18 places at each step
+_PROFIT_RATE_PLACES = 24
+_PLAN_ORDER = {"single": 0, "installments": 1, "unknown": 2}
+
+
+def _half_up(value: Fraction, places: int) -> Decimal:
+    """An exact fraction rounded HALF_UP (ties away from zero) to ``places`` decimals."""
+    scaled = value * 10**places
+    magnitude = (2 * abs(scaled.numerator) + scaled.denominator) // (2 * scaled.denominator)
+    sign = -1 if scaled < 0 else 1
+    return Decimal(sign * magnitude).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+
+def _ratio(numerator: int | Fraction, denominator: int | Fraction,
+           places: int = RATIO_PLACES) -> Decimal | None:
+    """``numerator / denominator`` rounded HALF_UP; None when the denominator is 0."""
+    if denominator == 0:
+        return None
+    return _half_up(Fraction(numerator) / Fraction(denominator), places)
+
+
+def _money(cents: int) -> Decimal:
+    return _cents_to_decimal(int(cents))
+
+
+def _is_known_city(city_id: Any) -> bool:
+    return city_id is not None and city_id is not pd.NA and int(city_id) != -1
+
+
+def _none_if_na(value: Any) -> Any:
+    return None if value is None or value is pd.NA else value
+
+
+def _key(value: Any) -> Any:
+    """A group key as plain Python: None for any missing marker, int for integers."""
+    value = _none_if_na(value)
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return value
+
+
+def _with_flags(cleaned: pd.DataFrame) -> pd.DataFrame:
+    """The cleaned rows with ``is_approved`` (upper(trim(flag)) = 'Y', as staging
+    does) and ``purchase_date`` (the calendar day of purchase_ts)."""
+    flag = pd.Series(cleaned["authorized_flag"], dtype=object)
+    frame = cleaned.copy()
+    frame["is_approved"] = [
+        isinstance(value, str) and value.strip(_TRIM_CHARS).upper() == "Y" for value in flag
+    ]
+    frame["purchase_date"] = cleaned["purchase_ts"].dt.normalize()
+    return frame
+
+
+def _sort_key_nulls_last(value: Any) -> tuple[int, Any]:
+    value = _none_if_na(value)
+    return (1, 0) if value is None else (0, value)
+
+
+def _month_label(month: pd.Timestamp) -> str:
+    return f"{_MONTH_ABBR[month.month - 1]} {month.year}"
+
+
+# ------------------------------------------------------------------ Q4a
+
+
+def registered_cities(merchants: pd.DataFrame) -> dict[str, int | None]:
+    """``registered_city_id`` per trimmed merchant id: the largest integer
+    ``city_id`` of its merchants.csv rows (text that is not an integer is null)."""
+    ids = _trimmed_or_none(merchants["merchant_id"])
+    cities: dict[str, list[int]] = {}
+    for merchant_id, text in zip(ids, merchants["city_id"], strict=True):
+        if merchant_id is None:
+            continue
+        known = cities.setdefault(merchant_id, [])
+        with contextlib.suppress(ValueError):
+            known.append(int(str(text).strip(_TRIM_CHARS)))
+    return {merchant_id: max(known) if known else None for merchant_id, known in cities.items()}
+
+
+def q4a_popular_merchant_cities(
+    cleaned: pd.DataFrame, merchants: pd.DataFrame, top_n: int = TOP_POPULAR_MERCHANTS
+) -> pd.DataFrame:
+    """Top ``top_n`` merchants by transaction count (tie: merchant_id, null last)
+    and their cities, with each merchant's rank among all merchants of the city."""
+    pairs = _sales_by(cleaned, ["merchant_id", "city_id"], with_name=True)
+    pairs["merchant_is_null"] = pairs["merchant_id"].isna()
+    in_city = pairs.sort_values(
+        ["city_id", "no_of_sales", "merchant_is_null", "merchant_id"],
+        ascending=[True, False, True, True],
+        na_position="last",
+        kind="mergesort",
+    ).reset_index(drop=True)
+    in_city["rank_in_city"] = _rank_within(in_city, ["city_id"])
+
+    totals = in_city.groupby("merchant_id", dropna=False, sort=False)["no_of_sales"].sum()
+    merchant_rows = sorted(
+        ((_key(merchant_id), int(count)) for merchant_id, count in totals.items()),
+        key=lambda item: (-item[1], *_sort_key_nulls_last(item[0])),
+    )[:top_n]
+    registered = registered_cities(merchants)
+
+    rows = []
+    for merchant_rank, (merchant_id, merchant_total) in enumerate(merchant_rows, start=1):
+        mine = in_city[
+            in_city["merchant_id"].isna()
+            if merchant_id is None
+            else in_city["merchant_id"] == merchant_id
+        ]
+        for record in mine.itertuples(index=False):
+            rows.append(
+                {
+                    "merchant_rank": merchant_rank,
+                    "merchant_id": merchant_id,
+                    "merchant_name": record.merchant_name,
+                    "merchant_transactions": merchant_total,
+                    "city_id": _key(record.city_id),
+                    "city_transactions": int(record.no_of_sales),
+                    "city_share": _ratio(int(record.no_of_sales), merchant_total),
+                    "rank_in_city": int(record.rank_in_city),
+                    "registered_city_id": None if merchant_id is None
+                    else registered.get(merchant_id),
+                }
+            )
+    rows.sort(key=lambda row: (row["merchant_rank"], -row["city_transactions"],
+                               *_sort_key_nulls_last(row["city_id"])))
+    return pd.DataFrame(rows, columns=Q4A_COLUMNS)
+
+
+# ------------------------------------------------------------------ Q4b
+
+
+def _city_category_grid(cleaned: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Counts over the full known-city x category grid, and the unknown-city rows."""
+    known = cleaned[[_is_known_city(value) for value in cleaned["city_id"]]]
+    excluded = len(cleaned) - len(known)
+    counts = known.groupby(["city_id", "category"]).size()
+    cities = sorted(int(city) for city in known["city_id"].unique())
+    categories = sorted(known["category"].unique())
+    grid = pd.DataFrame(
+        [
+            {"city_id": city, "category": category,
+             "no_of_sales": int(counts.get((city, category), 0))}
+            for city in cities
+            for category in categories
+        ],
+        columns=["city_id", "category", "no_of_sales"],
+    )
+    return grid, excluded
+
+
+def q4b_city_category_mix(cleaned: pd.DataFrame) -> pd.DataFrame:
+    """City x category counts (known cities only, full grid) with the city's mix,
+    the overall mix and the lift n_ij * n / (n_i * n_j)."""
+    grid, _ = _city_category_grid(cleaned)
+    city_sales = grid.groupby("city_id")["no_of_sales"].sum()
+    category_sales = grid.groupby("category")["no_of_sales"].sum()
+    total = int(grid["no_of_sales"].sum())
+    rows = []
+    for record in grid.itertuples(index=False):
+        row_total = int(city_sales[record.city_id])
+        column_total = int(category_sales[record.category])
+        rows.append(
+            {
+                "city_id": record.city_id,
+                "category": record.category,
+                "no_of_sales": record.no_of_sales,
+                "city_share": _ratio(record.no_of_sales, row_total),
+                "overall_share": _ratio(column_total, total),
+                "lift": _ratio(record.no_of_sales * total, row_total * column_total),
+            }
+        )
+    return pd.DataFrame(rows, columns=Q4B_MIX_COLUMNS)
+
+
+def q4b_city_category_association(
+    cleaned: pd.DataFrame,
+    thresholds: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """Chi-square, Cramer's V and the bias-corrected V (Bergsma 2013) of the
+    known-city x category table, in numpy floats; one row."""
+    thresholds = thresholds or ASSOCIATION_STRENGTH_THRESHOLDS
+    grid, excluded = _city_category_grid(cleaned)
+    table = grid.pivot(index="city_id", columns="category", values="no_of_sales").to_numpy(
+        dtype=float
+    ) if len(grid) else np.zeros((0, 0))
+    n = int(table.sum())
+    r, k = table.shape
+    chi_square = 0.0
+    if n:
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n
+        chi_square = float(((table - expected) ** 2 / expected).sum())
+    min_dimension = min(r - 1, k - 1)
+    cramers_v = math.sqrt(chi_square / (n * min_dimension)) if n and min_dimension > 0 else None
+    corrected = None
+    if n > 1:
+        phi_square = max(0.0, chi_square / n - (r - 1) * (k - 1) / (n - 1))
+        r_corrected = r - (r - 1) ** 2 / (n - 1)
+        k_corrected = k - (k - 1) ** 2 / (n - 1)
+        denominator = min(r_corrected, k_corrected) - 1
+        if denominator > 0:
+            corrected = math.sqrt(phi_square / denominator)
+    if corrected is None:
+        strength = "undefined"
+    elif corrected < thresholds["weak"]:
+        strength = "negligible"
+    elif corrected < thresholds["moderate"]:
+        strength = "weak"
+    elif corrected < thresholds["strong"]:
+        strength = "moderate"
+    else:
+        strength = "strong"
+    return pd.DataFrame(
+        [
+            {
+                "n": n,
+                "n_cities": r,
+                "n_categories": k,
+                "chi_square": chi_square,
+                "degrees_of_freedom": max(r - 1, 0) * max(k - 1, 0),
+                "cramers_v": cramers_v,
+                "cramers_v_corrected": corrected,
+                "strength": strength,
+                "excluded_unknown_city_rows": excluded,
+            }
+        ],
+        columns=Q4B_ASSOCIATION_COLUMNS,
+    )
+
+
+# ------------------------------------------------------------------ Q5
+
+
+def _approved_measures(frame: pd.DataFrame, key: str) -> dict[Any, dict[str, Any]]:
+    """Per value of ``key`` (null kept as a group): approved cents and count,
+    distinct approved merchants (the null id counts as one), all-rows cents."""
+    measures: dict[Any, dict[str, Any]] = {}
+    for value, group in frame.groupby(key, dropna=False, sort=False):
+        approved = group[group["is_approved"]]
+        merchants = approved["merchant_id"]
+        measures[_key(value)] = {
+            "approved_cents": int(approved["amount_cents"].sum()),
+            "approved_count": len(approved),
+            "distinct_merchants": int(merchants.dropna().nunique()) + int(merchants.isna().any()),
+            "all_rows_cents": int(group["amount_cents"].sum()),
+        }
+    return measures
+
+
+def _ranked_advice(measures: dict[Any, dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    total = sum(item["approved_cents"] for item in measures.values())
+    ordered = sorted(
+        measures.items(),
+        key=lambda item: (-item[1]["approved_cents"], *_sort_key_nulls_last(item[0])),
+    )
+    rows = []
+    for rank, (value, item) in enumerate(ordered, start=1):
+        average = _ratio(item["approved_cents"], item["approved_count"], 0)
+        per_merchant = _ratio(item["approved_cents"], item["distinct_merchants"], 0)
+        rows.append(
+            {
+                "rank": rank,
+                key: value,
+                "approved_amount": _money(item["approved_cents"]),
+                "approved_share": _ratio(item["approved_cents"], total),
+                "approved_count": item["approved_count"],
+                "average_ticket": None if average is None else _money(int(average)),
+                "distinct_merchants": item["distinct_merchants"],
+                "amount_per_merchant": None if per_merchant is None
+                else _money(int(per_merchant)),
+                "all_rows_amount": _money(item["all_rows_cents"]),
+            }
+        )
+    return rows
+
+
+def _month_coverage(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per purchase month: observed days (any row), calendar days, partial flag."""
+    months = frame.groupby("purchase_month").agg(
+        observed_days=("purchase_date", "nunique"),
+    ).reset_index()
+    months["calendar_days"] = months["purchase_month"].dt.days_in_month
+    months["is_partial_month"] = months["observed_days"] < months["calendar_days"]
+    return months
+
+
+def q5_advice_months(cleaned: pd.DataFrame) -> pd.DataFrame:
+    """Per month: approved amount and count, observed days, amount per observed
+    day (cents, half-up) and the index against the mean full month."""
+    frame = _with_flags(cleaned)
+    months = _month_coverage(frame)
+    approved = frame[frame["is_approved"]].groupby("purchase_month")["amount_cents"]
+    approved_cents = approved.sum()
+    approved_count = approved.size()
+    records = []
+    for month in months.itertuples(index=False):
+        cents = int(approved_cents.get(month.purchase_month, 0))
+        per_day = int(_ratio(cents, int(month.observed_days), 0))
+        records.append((month, cents, per_day))
+    full = [per_day for month, _, per_day in records if not month.is_partial_month]
+    rows = []
+    for month, cents, per_day in records:
+        rows.append(
+            {
+                "month": month.purchase_month.date(),
+                "month_label": _month_label(month.purchase_month),
+                "approved_amount": _money(cents),
+                "approved_count": int(approved_count.get(month.purchase_month, 0)),
+                "observed_days": int(month.observed_days),
+                "amount_per_observed_day": _money(per_day),
+                "seasonality_index": _ratio(per_day * len(full), sum(full)) if full else None,
+                "is_partial_month": bool(month.is_partial_month),
+            }
+        )
+    return pd.DataFrame(rows, columns=Q5_MONTHS_COLUMNS)
+
+
+def q5_advice_cities(cleaned: pd.DataFrame) -> pd.DataFrame:
+    """Per city: approved measures ranked by approved amount (tie: city_id, null
+    last) and the per-day growth of the last 3 full months over the 3 before."""
+    frame = _with_flags(cleaned)
+    rows = _ranked_advice(_approved_measures(frame, "city_id"), "city_id")
+
+    months = _month_coverage(frame)
+    full = months[~months["is_partial_month"]].sort_values("purchase_month", ascending=False)
+    growth: dict[Any, Decimal | None] = {}
+    if len(full) >= 6:
+        recent, prior = full.iloc[:3], full.iloc[3:6]
+        recent_days = int(recent["observed_days"].sum())
+        prior_days = int(prior["observed_days"].sum())
+        approved = frame[frame["is_approved"]]
+        for city_id, group in approved.groupby("city_id", dropna=False, sort=False):
+            recent_cents = int(group[group["purchase_month"].isin(recent["purchase_month"])]
+                               ["amount_cents"].sum())
+            prior_cents = int(group[group["purchase_month"].isin(prior["purchase_month"])]
+                              ["amount_cents"].sum())
+            if prior_cents > 0:
+                growth[_key(city_id)] = _ratio(
+                    recent_cents * prior_days - prior_cents * recent_days,
+                    prior_cents * recent_days,
+                )
+    for row in rows:
+        row["growth_rate"] = growth.get(row["city_id"])
+    return pd.DataFrame(rows, columns=Q5_CITIES_COLUMNS)
+
+
+def q5_advice_categories(cleaned: pd.DataFrame) -> pd.DataFrame:
+    """Per category: approved measures ranked by approved amount (tie: category)."""
+    frame = _with_flags(cleaned)
+    rows = _ranked_advice(_approved_measures(frame, "category"), "category")
+    return pd.DataFrame(rows, columns=Q5_CATEGORIES_COLUMNS)
+
+
+def _hourly_approved(cleaned: pd.DataFrame) -> tuple[list[int], list[int]]:
+    frame = _with_flags(cleaned)
+    approved = frame[frame["is_approved"]].groupby("purchase_hour")["amount_cents"]
+    cents, counts = approved.sum(), approved.size()
+    return ([int(cents.get(hour, 0)) for hour in range(24)],
+            [int(counts.get(hour, 0)) for hour in range(24)])
+
+
+def q5_advice_hours(cleaned: pd.DataFrame) -> pd.DataFrame:
+    """All 24 hours: approved amount, count and share of the day."""
+    cents, counts = _hourly_approved(cleaned)
+    total = sum(cents)
+    return pd.DataFrame(
+        [
+            {
+                "hour": hour,
+                "hour_label": f"{hour:02d}00",
+                "approved_amount": _money(cents[hour]),
+                "approved_count": counts[hour],
+                "approved_share": _ratio(cents[hour], total),
+            }
+            for hour in range(24)
+        ],
+        columns=Q5_HOURS_COLUMNS,
+    )
+
+
+def q5_advice_opening_window(
+    cleaned: pd.DataFrame, coverage_target: Decimal = OPENING_COVERAGE_TARGET
+) -> pd.DataFrame:
+    """Brute force over the 24 x 24 circular windows: the shortest holding at
+    least ``coverage_target`` of the approved amount; tie: more amount, then
+    the earlier opening hour."""
+    cents, _ = _hourly_approved(cleaned)
+    total = sum(cents)
+    target = Fraction(coverage_target)
+    best: tuple[int, int, int] | None = None  # (hours_open, -amount, opening)
+    for opening in range(24):
+        for length in range(1, 25):
+            amount = sum(cents[(opening + offset) % 24] for offset in range(length))
+            if amount >= target * total:
+                candidate = (length, -amount, opening)
+                best = candidate if best is None or candidate < best else best
+    if best is None:
+        return pd.DataFrame([], columns=Q5_WINDOW_COLUMNS)
+    length, negative_amount, opening = best
+    return pd.DataFrame(
+        [
+            {
+                "opening_hour": opening,
+                "closing_hour": (opening + length) % 24,
+                "hours_open": length,
+                "coverage": _ratio(-negative_amount, total),
+                "coverage_target": _half_up(target, RATIO_PLACES),
+            }
+        ],
+        columns=Q5_WINDOW_COLUMNS,
+    )
+
+
+def _default_probability(basis: str, rate: Decimal, installments: int) -> Decimal | None:
+    """p(n): 'monthly' 1 - (1 - rate)^n taken in 18-place steps (as the SQL does,
+    each product rounded HALF_UP); 'flat' the rate."""
+    if basis == "flat":
+        return rate
+    if basis != "monthly":
+        return None
+    survival = Decimal(1)
+    for _ in range(installments):
+        survival = (survival * (1 - rate)).quantize(
+            Decimal(1).scaleb(-_SURVIVAL_PLACES), rounding=ROUND_HALF_UP
+        )
+    return 1 - survival
+
+
+def q5_advice_installments(
+    cleaned: pd.DataFrame,
+    scenarios: Iterable[dict[str, str]] = INSTALLMENT_SCENARIOS,
+    *,
+    gross_margin: Decimal = GROSS_MARGIN,
+    monthly_default_rate: Decimal = MONTHLY_DEFAULT_RATE,
+    share_paid_before_default: Decimal = SHARE_PAID_BEFORE_DEFAULT,
+    max_installments: int = MAX_INSTALLMENTS,
+) -> pd.DataFrame:
+    """The SPEC installment model per scenario: one row per installments value
+    seen (2..max), plus the single and unknown rows, always present."""
+    frame = _with_flags(cleaned)
+    values = frame["installments"]
+
+    def plan_of(value: Any) -> tuple[str, int | None]:
+        value = _none_if_na(value)
+        if value in (0, 1):
+            return "single", None
+        if value is not None and 2 <= value <= max_installments:
+            return "installments", int(value)
+        return "unknown", None
+
+    plans = [plan_of(value) for value in values]
+    frame["plan_type"] = [plan for plan, _ in plans]
+    frame["plan_installments"] = [count for _, count in plans]
+    plan_rows: dict[tuple[str, int | None], dict[str, int]] = {
+        ("single", None): {"approved": 0, "all": 0, "count": 0},
+        ("unknown", None): {"approved": 0, "all": 0, "count": 0},
+    }
+    for plan_type, count, cents, approved in zip(
+        frame["plan_type"], frame["plan_installments"], frame["amount_cents"],
+        frame["is_approved"], strict=True
+    ):
+        key = (plan_type, _key(count))
+        totals = plan_rows.setdefault(key, {"approved": 0, "all": 0, "count": 0})
+        totals["all"] += int(cents)
+        if approved:
+            totals["approved"] += int(cents)
+            totals["count"] += 1
+
+    six = Decimal(1).scaleb(-RATIO_PLACES)
+    rows = []
+    for scenario in scenarios:
+        rate = (monthly_default_rate if scenario["default_rate_source"] == "var"
+                else Decimal(scenario["default_rate"])).quantize(six, rounding=ROUND_HALF_UP)
+        for (plan_type, count), totals in plan_rows.items():
+            exposure = _money(totals["approved"])
+            if plan_type == "unknown":
+                p_default = profit_rate = None
+            else:
+                p_default = (Decimal(0) if plan_type == "single"
+                             else _default_probability(scenario["default_rate_basis"], rate,
+                                                       int(count)))
+                profit_rate = None if p_default is None else (
+                    gross_margin - p_default * (1 - share_paid_before_default)
+                ).quantize(Decimal(1).scaleb(-_PROFIT_RATE_PLACES), rounding=ROUND_HALF_UP)
+            average = _ratio(totals["approved"], totals["count"], 0)
+            rows.append(
+                {
+                    "scenario": scenario["scenario"],
+                    "plan_type": plan_type,
+                    "installments": count,
+                    "approved_exposure": exposure,
+                    "all_rows_exposure": _money(totals["all"]),
+                    "approved_count": totals["count"],
+                    "average_ticket": None if average is None else _money(int(average)),
+                    "p_default": None if p_default is None
+                    else _half_up(Fraction(p_default), RATIO_PLACES),
+                    "expected_profit_rate": None if profit_rate is None
+                    else _half_up(Fraction(profit_rate), RATIO_PLACES),
+                    "expected_profit": None if profit_rate is None
+                    else _half_up(Fraction(exposure) * Fraction(profit_rate), 2),
+                    "single_payment_profit": None if plan_type == "unknown"
+                    else _half_up(Fraction(exposure) * Fraction(gross_margin), 2),
+                    "break_even_uplift": _half_up(
+                        Fraction(gross_margin) / Fraction(profit_rate) - 1, RATIO_PLACES
+                    ) if profit_rate is not None and profit_rate > 0 else None,
+                    "is_recommended": None if profit_rate is None else bool(profit_rate > 0),
+                }
+            )
+    rows.sort(key=lambda row: (row["scenario"], _PLAN_ORDER[row["plan_type"]],
+                               *_sort_key_nulls_last(row["installments"])))
+    return pd.DataFrame(rows, columns=Q5_INSTALLMENTS_COLUMNS)

@@ -9,10 +9,12 @@ files, so it also checks the oracle and the generator against each other.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import math
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +24,7 @@ import oracle
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from conftest import isolated_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,26 +33,113 @@ SEED = 7
 PIPELINE_TIMEOUT_SECONDS = 60 * 60
 OUTPUT_TAIL_CHARS = 6_000
 
-# Mart name -> (SPEC export columns in order, oracle function).
-MARTS: dict[str, tuple[list[str], Any]] = {
+
+def _project_vars() -> dict[str, Any]:
+    """The vars of dbt_project.yml: the run uses their defaults, so does the oracle."""
+    with open(REPO_ROOT / "dbt_project.yml", encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["vars"]
+
+
+def _seed_rows(name: str) -> list[dict[str, str]]:
+    with open(REPO_ROOT / "seeds" / f"{name}.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+VARS = _project_vars()
+
+
+def _var_decimal(name: str) -> Decimal:
+    # dbt renders a YAML float with Python's str(), e.g. 0.80 -> '0.8'.
+    return Decimal(str(VARS[name]))
+
+
+# An oracle mart builder: (cleaned rows, merchants.csv as read) -> the mart.
+Builder = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
+
+# Mart name -> (SPEC export columns in order, oracle builder).
+MARTS: dict[str, tuple[list[str], Builder]] = {
     "top_merchants_by_month_city": (
         oracle.Q1_COLUMNS,
-        oracle.q1_top_merchants_by_month_city,
+        lambda cleaned, _: oracle.q1_top_merchants_by_month_city(cleaned),
     ),
     "avg_sale_by_merchant_state": (
         oracle.Q2_COLUMNS,
-        oracle.q2_avg_sale_by_merchant_state,
+        lambda cleaned, _: oracle.q2_avg_sale_by_merchant_state(cleaned),
     ),
     "top_hours_by_category": (
         oracle.Q3_COLUMNS,
-        oracle.q3_top_hours_by_category,
+        lambda cleaned, _: oracle.q3_top_hours_by_category(cleaned),
+    ),
+    "popular_merchant_cities": (
+        oracle.Q4A_COLUMNS,
+        lambda cleaned, merchants: oracle.q4a_popular_merchant_cities(
+            cleaned, merchants, top_n=int(VARS["top_popular_merchants"])
+        ),
+    ),
+    "city_category_mix": (
+        oracle.Q4B_MIX_COLUMNS,
+        lambda cleaned, _: oracle.q4b_city_category_mix(cleaned),
+    ),
+    "city_category_association": (
+        oracle.Q4B_ASSOCIATION_COLUMNS,
+        lambda cleaned, _: oracle.q4b_city_category_association(
+            cleaned, VARS["association_strength_thresholds"]
+        ),
+    ),
+    "advice_cities": (
+        oracle.Q5_CITIES_COLUMNS,
+        lambda cleaned, _: oracle.q5_advice_cities(cleaned),
+    ),
+    "advice_categories": (
+        oracle.Q5_CATEGORIES_COLUMNS,
+        lambda cleaned, _: oracle.q5_advice_categories(cleaned),
+    ),
+    "advice_months": (
+        oracle.Q5_MONTHS_COLUMNS,
+        lambda cleaned, _: oracle.q5_advice_months(cleaned),
+    ),
+    "advice_hours": (
+        oracle.Q5_HOURS_COLUMNS,
+        lambda cleaned, _: oracle.q5_advice_hours(cleaned),
+    ),
+    "advice_opening_window": (
+        oracle.Q5_WINDOW_COLUMNS,
+        lambda cleaned, _: oracle.q5_advice_opening_window(
+            cleaned, _var_decimal("opening_coverage_target")
+        ),
+    ),
+    "advice_installments": (
+        oracle.Q5_INSTALLMENTS_COLUMNS,
+        lambda cleaned, _: oracle.q5_advice_installments(
+            cleaned,
+            _seed_rows("installment_scenarios"),
+            gross_margin=_var_decimal("gross_margin"),
+            monthly_default_rate=_var_decimal("monthly_default_rate"),
+            share_paid_before_default=_var_decimal("share_paid_before_default"),
+            max_installments=int(VARS["max_installments"]),
+        ),
     ),
 }
 # Compared as numbers, so '123.40' == '123.4' and '0.00' == '0'. Everything else
-# (hour_label '0900', month '2017-01-01', ids) is compared as text.
+# (hour_label '0900', month '2017-01-01', ids, booleans 'true') is compared as text.
 NUMERIC_COLUMNS = frozenset(
-    {"city_id", "state_id", "rank", "hour", "purchase_total", "no_of_sales", "average_amount"}
+    {"city_id", "state_id", "rank", "hour", "purchase_total", "no_of_sales", "average_amount",
+     # Q4
+     "merchant_rank", "merchant_transactions", "city_transactions", "city_share",
+     "rank_in_city", "registered_city_id", "overall_share", "lift", "n", "n_cities",
+     "n_categories", "degrees_of_freedom", "excluded_unknown_city_rows",
+     # Q5
+     "approved_amount", "approved_share", "approved_count", "average_ticket",
+     "distinct_merchants", "amount_per_merchant", "growth_rate", "all_rows_amount",
+     "observed_days", "amount_per_observed_day", "seasonality_index", "opening_hour",
+     "closing_hour", "hours_open", "coverage", "coverage_target", "installments",
+     "approved_exposure", "all_rows_exposure", "p_default", "expected_profit_rate",
+     "expected_profit", "single_payment_profit", "break_even_uplift"}
 )
+# Computed in doubles by the SQL (and rounded there to 6 dp), in numpy floats by
+# the oracle: equal within FLOAT_TOLERANCE. Every other number must match exactly.
+FLOAT_COLUMNS = frozenset({"chi_square", "cramers_v", "cramers_v_corrected"})
+FLOAT_TOLERANCE = {"abs_tol": 2e-6, "rel_tol": 1e-9}
 
 Row = tuple[Any, ...]
 
@@ -91,7 +181,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
         cleaned_rows=len(cleaned),
         rejected=rejected,
         conflicting_ids=oracle.conflicting_merchant_ids(merchants),
-        marts={name: build(cleaned) for name, (_, build) in MARTS.items()},
+        marts={name: build(cleaned, merchants) for name, (_, build) in MARTS.items()},
     )
 
 
@@ -155,36 +245,56 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def _normalise(value: Any, numeric: bool) -> Any:
-    """One cell as comparable data: None for missing, Decimal for numbers, else text.
+def _normalise(value: Any, numeric: bool | str) -> Any:
+    """One cell as comparable data: None for missing, Decimal for numbers (float
+    for the FLOAT_COLUMNS, numeric='float'), 'true'/'false' for booleans, else text.
 
-    Applied to both sides, so a CSV cell ('' / '123.40' / '2017-01-01') and an
-    oracle value (None / Decimal / int / date) meet in the same form.
+    Applied to both sides, so a CSV cell ('' / '123.40' / '2017-01-01' / 'true')
+    and an oracle value (None / Decimal / int / date / bool) meet in the same form.
     """
     if value is None or value is pd.NA or value == "":
         return None
     if isinstance(value, float) and value != value:  # NaN
         return None
+    if numeric == "float":
+        return float(value)
     if numeric:
         return Decimal(str(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
 
 
 def _normalised_rows(frame: pd.DataFrame, columns: list[str]) -> list[Row]:
-    flags = [column in NUMERIC_COLUMNS for column in columns]
+    flags: list[bool | str] = [
+        "float" if column in FLOAT_COLUMNS else column in NUMERIC_COLUMNS for column in columns
+    ]
     return [
         tuple(_normalise(value, numeric) for value, numeric in zip(row, flags, strict=True))
         for row in frame[columns].itertuples(index=False, name=None)
     ]
 
 
+def _same_row(actual: Row, expected: Row) -> bool:
+    """Cell by cell; floats (only the FLOAT_COLUMNS become floats) within FLOAT_TOLERANCE."""
+    for a, e in zip(actual, expected, strict=True):
+        if isinstance(a, float) and isinstance(e, float):
+            if not math.isclose(a, e, **FLOAT_TOLERANCE):
+                return False
+        elif a != e:
+            return False
+    return True
+
+
 def _assert_same_rows(name: str, actual: list[Row], expected: list[Row]) -> None:
     assert len(actual) == len(expected), (
         f"{name}: pipeline has {len(actual)} rows, oracle {len(expected)}"
     )
-    differing = [i for i, (a, e) in enumerate(zip(actual, expected, strict=True)) if a != e]
+    differing = [
+        i for i, (a, e) in enumerate(zip(actual, expected, strict=True)) if not _same_row(a, e)
+    ]
     if differing:
         shown = "\n".join(
             f"  data row {i}: pipeline {actual[i]}\n              oracle   {expected[i]}"
