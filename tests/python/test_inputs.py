@@ -5,6 +5,7 @@ never a stack trace alone and never a partial result."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def good_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("good")
-    generate(data, rows=2_000, seed=3)
+    generate(data, rows=20_000, seed=3)  # clean: the quality gate must be green
     return data
 
 
@@ -109,3 +110,8 @@ def test_folder_of_parts_with_extra_and_reordered_columns(
     with open(tmp_path / "out" / "marts" / "top_hours_by_category.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {row["category"] for row in rows} >= {"A", "B", "C"}
+    # A clean data set passes the quality gate with no warning at all.
+    quality = json.loads((tmp_path / "out" / "quality" / "quality_report.json").read_text())
+    assert quality["status"] == "pass", [
+        (m["name"], m["status"]) for m in quality["metrics"] if m["status"] != "pass"
+    ] + [(t["name"], t["status"]) for t in quality["tests"] if t["status"] != "pass"]

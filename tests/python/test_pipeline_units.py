@@ -13,10 +13,10 @@ from python_checks.pipeline import (
     PipelineError,
     RunSummary,
     check_metastore_free,
-    collect_exports,
     first_error_line,
     summarise_results,
 )
+from python_checks.project import collect_part_files
 
 HOLD_LOCK = """
 import fcntl, sys, time
@@ -77,8 +77,8 @@ def test_collect_exports_joins_parts_under_one_header(tmp_path: Path) -> None:
     staged.mkdir(parents=True)
     (staged / "part-00000-x.csv").write_text("a,b\n1,2\n")
     (staged / "part-00001-x.csv").write_text("a,b\n3,4\n")
-    rows = collect_exports(tmp_path / "staged", tmp_path / "out", {"mart": "mart"})
-    assert rows == {"mart": 2}
+    rows = collect_part_files(staged, tmp_path / "out" / "mart.csv")
+    assert rows == 2
     assert (tmp_path / "out" / "mart.csv").read_text() == "a,b\n1,2\n3,4\n"
 
 

@@ -1,0 +1,145 @@
+"""The data-quality layer end to end: on a dirty generated set the report's
+metrics equal the generator's planted counts, a lowered threshold turns the
+gate red, runs accumulate history, and a planted jump is flagged."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO_ROOT, isolated_env
+
+from python_checks.generate import generate
+from python_checks.quality import SCHEMA_PATH
+
+# Generator manifest counts -> qa_metrics names (the same conditions, counted twice).
+MANIFEST_TO_METRIC = {
+    "null_merchant_id": "null_merchant_id",
+    "null_or_blank_category": "unknown_category",
+    "amount_le_zero": "amount_le_zero",
+    "denied": "denied",
+    "unknown_city": "unknown_city",
+    "unknown_state": "unknown_state",
+    "installments_unknown": "unknown_installments",
+    "future_timestamp": "future_timestamp",
+    "merchant_id_not_in_merchants": "merchant_id_not_in_merchants",
+    "exact_duplicate_extra_rows": "exact_duplicate_extra_rows",
+}
+
+
+def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "python_checks.cli", *args],
+        cwd=REPO_ROOT, env=isolated_env(root), capture_output=True, text=True, timeout=1800,
+    )
+
+
+def report(out_dir: Path) -> dict[str, Any]:
+    return json.loads((out_dir / "quality" / "quality_report.json").read_text())
+
+
+def metrics_of(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {metric["name"]: metric for metric in result["metrics"]}
+
+
+@pytest.fixture(scope="module")
+def dirty_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
+    root = tmp_path_factory.mktemp("quality")
+    manifest = generate(root / "data", rows=20_000, seed=11, dirty=True)
+    result = cli(root, "run", "--data-dir", str(root / "data"), "--output-dir",
+                 str(root / "out"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    assert "data quality: WARN" in result.stdout  # planted problems warn, none errors
+    return root, manifest, root / "out"
+
+
+def test_report_files_exist_and_json_matches_schema(dirty_run) -> None:
+    _, _, out = dirty_run
+    for name in ("quality_report.json", "quality_report.md", "quality_report.html"):
+        assert (out / "quality" / name).stat().st_size > 0
+    jsonschema.validate(report(out), json.loads(SCHEMA_PATH.read_text()))
+    html = (out / "quality" / "quality_report.html").read_text()
+    assert "http://" not in html and "https://" not in html  # self-contained
+
+
+def test_metrics_equal_the_planted_counts(dirty_run) -> None:
+    _, manifest, out = dirty_run
+    metrics = metrics_of(report(out))
+    for manifest_name, metric_name in MANIFEST_TO_METRIC.items():
+        assert metrics[metric_name]["value"] == manifest["transactions"]["counts"][manifest_name], \
+            metric_name
+    for name in ("conflicting_name_ids", "ids_without_name"):
+        assert metrics[name]["value"] == manifest["merchants"]["counts"][name], name
+    rows = manifest["transactions"]["rows"]
+    assert metrics["transactions_raw_rows"]["value"] == rows
+    assert metrics["transactions_cleaned_rows"]["value"] == manifest["transactions"]["cleaned_rows"]
+    assert metrics["transactions_rejected_rows"]["value"] == sum(
+        manifest["transactions"]["rejected"].values())
+    assert metrics["transactions_unreconciled_rows"]["value"] == 0
+
+
+def test_ledger_reconciles_and_inputs_have_provenance(dirty_run) -> None:
+    root, manifest, out = dirty_run
+    result = report(out)
+    tx = [row for row in result["ledger"] if row["source_name"] == "transactions"]
+    assert sum(row["row_count"] for row in tx) == manifest["transactions"]["rows"]
+    inputs = {item["source"]: item for item in result["inputs"]}
+    assert inputs["transactions"]["rows"] == manifest["transactions"]["rows"]
+    assert inputs["merchants"]["rows"] == manifest["merchants"]["rows"]
+    assert all(len(item["sha256"]) == 64 for item in result["inputs"])
+
+
+def test_warnings_are_listed_with_failing_rows_and_strict_exits_1(dirty_run) -> None:
+    root, _, out = dirty_run
+    result = report(out)
+    warned = [t for t in result["tests"] if t["status"] == "warn"]
+    assert warned and all(0 < len(t["sample"]) <= 10 for t in warned)
+    strict = cli(root, "check", "--data-dir", str(root / "data"), "--output-dir",
+                 str(root / "strict"), "--strict")
+    assert strict.returncode == 1, strict.stdout[-3000:] + strict.stderr[-2000:]
+
+
+def test_lowered_threshold_turns_the_gate_red(dirty_run) -> None:
+    root, manifest, _ = dirty_run
+    planted = manifest["transactions"]["counts"]["future_timestamp"]
+    assert planted > 0
+    lowered = cli(root, "check", "--data-dir", str(root / "data"), "--output-dir",
+                  str(root / "red"), "--vars",
+                  f"{{quality_threshold_overrides: {{future_timestamp: "
+                  f"{{error_above: {planted - 1}}}}}}}")
+    assert lowered.returncode == 2, lowered.stdout[-3000:] + lowered.stderr[-2000:]
+    metrics = metrics_of(report(root / "red"))
+    assert metrics["future_timestamp"]["status"] == "error"
+    assert "future_timestamp" in lowered.stdout
+    assert [name for name, m in metrics.items() if m["status"] == "error"] == ["future_timestamp"]
+
+
+def test_history_grows_and_a_planted_jump_is_flagged(dirty_run) -> None:
+    root, _, _ = dirty_run
+    # A second delivery where a fifth of the merchant ids went missing.
+    jumped = root / "jumped"
+    jumped.mkdir()
+    shutil.copy(root / "data" / "merchants.csv", jumped / "merchants.csv")
+    table = pq.read_table(root / "data" / "historical_transactions.parquet")
+    mask = pa.array([i % 5 == 0 for i in range(table.num_rows)])
+    index = table.schema.get_field_index("merchant_id")
+    table = table.set_column(index, "merchant_id",
+                             pc.if_else(mask, pa.scalar(None, pa.string()), table["merchant_id"]))
+    pq.write_table(table, jumped / "historical_transactions.parquet")
+    result = cli(root, "check", "--data-dir", str(jumped), "--output-dir", str(root / "jump"))
+    assert result.returncode in (0, 2), result.stdout[-3000:] + result.stderr[-2000:]
+    after = report(root / "jump")
+    null_ids = metrics_of(after)["null_merchant_id"]
+    # Every run appends to the history: the first run plus this check at least.
+    assert len(null_ids["recent_values"]) >= 2
+    assert null_ids["is_anomaly"] and "null_merchant_id" in after["anomalies"]
+    assert not metrics_of(after)["denied"]["is_anomaly"]
