@@ -12,11 +12,12 @@ TARGET ?= local
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: help setup run test lint pytest generate clean java-check
+.PHONY: help setup run test lint pytest generate clean java-check docs
 
 help:
 	@echo "make run   [DATA_DIR=data/raw OUTPUT_DIR=output TARGET=local]  build, test, export"
 	@echo "make test                                                    lint + all tests"
+	@echo "make docs  [DATA_DIR=data/raw DOCS_PORT=8080]                 docs site on 127.0.0.1 (after make run)"
 	@echo "make lint | pytest | generate | clean"
 
 java-check:
@@ -41,6 +42,12 @@ run: setup
 
 generate: setup
 	$(BIN)/billups generate --out $(DATA_DIR)
+
+# The dbt docs site: generate (reads the built tables, so `make run` first), check
+# every model/seed/source/column/macro is described, serve on 127.0.0.1:DOCS_PORT.
+DOCS_PORT ?= 8080
+docs: setup
+	$(BIN)/billups docs --data-dir $(DATA_DIR) --target $(TARGET) --serve --port $(DOCS_PORT)
 
 lint: setup
 	$(BIN)/ruff check python_checks tests/python

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from python_checks.pipeline import PipelineError, format_summary, has_inputs, run_pipeline
+from python_checks.project import first_error_line
 
 
 @click.group()
@@ -49,8 +50,16 @@ def generate(out_dir: Path, rows: int | None, seed: int, dirty: bool) -> None:
 @click.option("--generate-if-missing", is_flag=True,
               help="Generate the full-scale synthetic set into --data-dir when it holds no "
                    "input files.")
-def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool) -> None:
-    """Build and test everything with dbt, export the marts, print a summary."""
+@click.option("--strict", is_flag=True, help="Exit 1 on data-quality warnings too.")
+@click.option("--vars", "extra_vars", default="{}",
+              help="Extra dbt vars as JSON/YAML, e.g. "
+                   "'{quality_threshold_overrides: {denied: {error_above: 0.05}}}'.")
+def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool,
+        strict: bool, extra_vars: str) -> None:
+    """Build and test everything with dbt, export the marts, check data quality,
+    print a summary. Exit 0 when all pass, 1 on warnings with --strict, 2 on any
+    error (a failed model or error test, a metric above its error threshold, bad
+    input)."""
     if generate_if_missing and not has_inputs(data_dir):
         from python_checks.generate import generate as generate_files
 
@@ -60,12 +69,154 @@ def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool
         generate_files(data_dir)
         click.echo(f"    generate: done in {time.perf_counter() - started:.1f}s")
     try:
-        summary = run_pipeline(data_dir, output_dir, target=target, echo=click.echo)
+        summary = run_pipeline(data_dir, output_dir, target=target, echo=click.echo,
+                               strict=strict, extra_vars=parse_vars(extra_vars))
     except PipelineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     click.echo(format_summary(summary, output_dir.resolve()))
-    sys.exit(0 if summary.ok else 1)
+    sys.exit(summary.exit_code)
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="BILLUPS_DATA_DIR",
+              default=Path("data/raw"), show_default=True,
+              help="Folder with the input files (env BILLUPS_DATA_DIR).")
+@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("output"),
+              show_default=True, help="Reports land in OUTPUT_DIR/quality/.")
+@click.option("--target", type=click.Choice(["local", "cluster"]), default="local",
+              show_default=True)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--vars", "extra_vars", default="{}", help="Extra dbt vars as JSON/YAML.")
+def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_vars: str) -> None:
+    """Re-run the data-quality metrics and every dbt test on the built tables,
+    write OUTPUT_DIR/quality/quality_report.{json,md,html}. Exit 0 all pass, 1 on
+    warnings with --strict, 2 on any error."""
+    from python_checks.pipeline import check_inputs, check_metastore_free
+    from python_checks.project import invoke_dbt
+    from python_checks.quality import collect_quality, format_table, write_quality_report
+
+    data_dir, output_dir = data_dir.resolve(), output_dir.resolve()
+    dbt_vars = {"data_dir": str(data_dir), **parse_vars(extra_vars)}
+    try:
+        inputs = check_inputs(data_dir)
+        if target == "local":
+            check_metastore_free()
+        click.echo("==> dbt run (quality metrics) and dbt test")
+        metrics = invoke_dbt(["run", "--select", "path:models/quality"], target=target,
+                             dbt_vars=dbt_vars)
+        if not metrics.success:
+            raise PipelineError("the quality models did not build (run `billups run` first): "
+                                + first_error_line(metrics.error))
+        tests = invoke_dbt(["test"], target=target, dbt_vars=dbt_vars)
+        if not tests.results:
+            raise PipelineError("dbt test did not run: " + first_error_line(tests.error))
+        result = collect_quality(output_dir, inputs, metrics.results + tests.results,
+                                 target=target, dbt_vars=dbt_vars, strict=strict)
+    except PipelineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    paths = write_quality_report(result, output_dir)
+    click.echo(format_table(result))
+    click.echo(f"report: {paths['html']}")
+    sys.exit(result["exit_code"])
+
+
+def parse_vars(text: str) -> dict:
+    """--vars as dbt takes them: a YAML (or JSON) mapping."""
+    import yaml
+
+    value = yaml.safe_load(text) or {}
+    if not isinstance(value, dict):
+        raise click.BadParameter("--vars must be a mapping, e.g. '{key: value}'")
+    return value
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="BILLUPS_DATA_DIR",
+              default=Path("data/raw"), show_default=True,
+              help="Folder with the input files (registered on-run-start; env "
+                   "BILLUPS_DATA_DIR). Build first: the catalog reads the built tables.")
+@click.option("--target", type=click.Choice(["local", "cluster"]), default="local",
+              show_default=True, help="local: embedded Spark; cluster: Spark Thrift Server.")
+@click.option("--serve", is_flag=True, help="Then serve the site on 127.0.0.1 (Ctrl+C stops).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              help="Port for --serve.")
+def docs(data_dir: Path, target: str, serve: bool, port: int) -> None:
+    """Generate the dbt docs site and check that everything is described.
+
+    Exits 1 listing every model, seed, source, column (including table columns
+    missing from the YAML) and macro without a description.
+    """
+    import os
+
+    from python_checks.docs import missing_descriptions
+    from python_checks.docs import serve as serve_site
+    from python_checks.pipeline import check_inputs, check_metastore_free
+    from python_checks.project import invoke_dbt, target_dir
+
+    # The generated site would otherwise load dbt's usage tracker from the internet.
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    data_dir = data_dir.resolve()
+    try:
+        check_inputs(data_dir)
+        if target == "local":
+            check_metastore_free()
+    except PipelineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo("==> dbt docs generate")
+    started = time.perf_counter()
+    generated = invoke_dbt(["docs", "generate"], target=target,
+                           dbt_vars={"data_dir": str(data_dir)})
+    if not generated.success:
+        click.echo(f"error: dbt docs generate failed: {first_error_line(generated.error)}",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"    docs generate: done in {time.perf_counter() - started:.1f}s "
+               f"({target_dir() / 'index.html'})")
+    missing = missing_descriptions(target_dir())
+    if missing:
+        click.echo(f"{len(missing)} undocumented item(s):")
+        for item in missing:
+            click.echo(f"  - {item}")
+    else:
+        click.echo("every model, seed, source, column and macro is described")
+    if serve:
+        click.echo(f"==> serving the docs on http://127.0.0.1:{port} (Ctrl+C to stop)")
+        try:
+            serve_site(target_dir(), port)
+        except OSError as exc:
+            click.echo(f"error: cannot serve on 127.0.0.1:{port} ({exc.strerror or exc}); "
+                       "pick another port with --port", err=True)
+            sys.exit(2)
+    sys.exit(1 if missing else 0)
+
+
+@main.command()
+@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("output"), show_default=True,
+              help="The folder `billups run` wrote (marts/, quality/); the report lands there.")
+@click.option("--run-results", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="dbt's run_results.json of the build, manifest.json beside it (default: "
+                   "OUTPUT_DIR/dbt/run_results.json, else the project's target/).")
+def report(output_dir: Path, run_results: Path | None) -> None:
+    """Write the stakeholder report (report.md, report.html, charts/*.png) from the
+    exported marts, without running dbt again."""
+    from python_checks.project import target_dir
+    from python_checks.report import write_report
+
+    output_dir = output_dir.resolve()
+    if not (output_dir / "marts").is_dir():
+        click.echo(f"error: {output_dir / 'marts'} does not exist: run `billups run "
+                   f"--output-dir {output_dir}` first.", err=True)
+        sys.exit(2)
+    if run_results is None:
+        saved = output_dir / "dbt" / "run_results.json"
+        run_results = saved if saved.exists() else target_dir() / "run_results.json"
+    paths = write_report(output_dir, run_results if run_results.exists() else None, {})
+    click.echo(f"report: {paths.markdown}\n        {paths.html}\n"
+               f"charts: {len(paths.charts)} in {output_dir / 'charts'}")
 
 
 if __name__ == "__main__":

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import csv
 import fcntl
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_checks.project import MARTS, QUALITY_EXPORTS, DbtInvocation, invoke_dbt, spark_dir
+from python_checks.project import (
+    MARTS,
+    DbtInvocation,
+    PipelineError,
+    export_models,
+    first_error_line,
+    invoke_dbt,
+    spark_dir,
+)
 
 TRANSACTIONS_FILE = "historical_transactions.parquet"
 MERCHANTS_FILE = "merchants.csv"
-
-
-class PipelineError(Exception):
-    """A problem the user can fix; its message is one actionable line."""
 
 
 @dataclass
@@ -39,11 +42,20 @@ class RunSummary:
     failed_nodes: list[str] = field(default_factory=list)
     steps: list[StepTiming] = field(default_factory=list)
     build_ok: bool = False
+    quality: dict[str, Any] | None = None
+    report: Path | None = None
 
     @property
     def ok(self) -> bool:
         return self.build_ok and not self.failed_nodes and self.tests.get("fail", 0) == 0 \
             and self.tests.get("error", 0) == 0
+
+    @property
+    def exit_code(self) -> int:
+        """0 all good; 1 warnings with --strict; 2 any error (the quality gate's codes)."""
+        if not self.ok or self.quality is None:
+            return 2
+        return int(self.quality["exit_code"])
 
 
 def input_paths(data_dir: Path) -> dict[str, Path]:
@@ -87,17 +99,6 @@ def check_metastore_free() -> None:
         fcntl.lockf(handle, fcntl.LOCK_UN)
 
 
-def first_error_line(error: str | None) -> str:
-    """The line of a dbt error that says what is wrong, without dbt's framing
-    ('Compilation Error in operation ...', '> in macro ...')."""
-    for line in (error or "").splitlines():
-        line = line.strip()
-        if line and not line.startswith((">", "Compilation Error", "Runtime Error",
-                                         "Database Error")):
-            return line
-    return "see the dbt output above"
-
-
 def summarise_results(results: list[dict[str, Any]], summary: RunSummary) -> None:
     """Count test outcomes and collect failures from dbt's run_results.json."""
     counts = {"pass": 0, "warn": 0, "fail": 0, "error": 0, "skipped": 0}
@@ -114,35 +115,11 @@ def summarise_results(results: list[dict[str, Any]], summary: RunSummary) -> Non
     summary.tests = counts
 
 
-def collect_exports(staging_dir: Path, out_dir: Path, names: dict[str, str]) -> dict[str, int]:
-    """Turn Spark's <model>/part-*.csv folders into <out_dir>/<file name>.csv files."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, int] = {}
-    for name, file_name in names.items():
-        parts = sorted((staging_dir / name).glob("part-*.csv"))
-        target = out_dir / f"{file_name}.csv"
-        with open(target, "w", newline="") as sink:
-            header_written = False
-            count = 0
-            for part in parts:
-                with open(part, newline="") as source:
-                    lines = source.readlines()
-                if not lines:
-                    continue
-                if not header_written:
-                    sink.write(lines[0])
-                    header_written = True
-                sink.writelines(lines[1:])
-                count += len(lines) - 1
-        rows[name] = count
-    return rows
-
-
-def read_ledger(path: Path) -> list[dict[str, Any]]:
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
     with open(path, newline="") as handle:
-        return [
-            {**row, "row_count": int(row["row_count"])} for row in csv.DictReader(handle)
-        ]
+        return list(csv.DictReader(handle))
 
 
 def run_pipeline(
@@ -150,8 +127,10 @@ def run_pipeline(
     output_dir: Path,
     target: str = "local",
     echo: Callable[[str], None] = print,
+    strict: bool = False,
+    extra_vars: dict | None = None,
 ) -> RunSummary:
-    """Check inputs, `dbt build`, export marts and the row ledger as CSV."""
+    """Check inputs, `dbt build`, export the marts, then check data quality."""
     summary = RunSummary()
     data_dir, output_dir = data_dir.resolve(), output_dir.resolve()
 
@@ -164,45 +143,64 @@ def run_pipeline(
         echo(f"    {name}: done in {elapsed:.1f}s")
         return value
 
-    step("check inputs", lambda: check_inputs(data_dir))
+    inputs = step("check inputs", lambda: check_inputs(data_dir))
     if target == "local":
         check_metastore_free()
-    dbt_vars = {"data_dir": str(data_dir)}
+    dbt_vars = {"data_dir": str(data_dir), **(extra_vars or {})}
 
     build: DbtInvocation = step(
         "dbt build (seeds, models, tests)",
         lambda: invoke_dbt(["build"], target=target, dbt_vars=dbt_vars),
     )
+    # Keep the build's run_results.json + manifest.json for the report: the
+    # export's run-operation below replaces target/run_results.json.
+    from python_checks.project import target_dir
+    from python_checks.report import save_run_artifacts
+
+    build_artifacts = save_run_artifacts(target_dir(), output_dir / "dbt")
     summarise_results(build.results, summary)
     summary.build_ok = build.success or (not summary.failed_nodes and not summary.failed_tests
                                          and build.error is None and bool(build.results))
     if not build.results:
         raise PipelineError("dbt build stopped before running: " + first_error_line(build.error))
-    if summary.failed_nodes or summary.tests.get("skipped"):
-        # A failed model or an error test upstream skips what depends on it:
-        # exporting would be a silent partial result.
-        return summary
+    # A failed model or an error test upstream skips what depends on it:
+    # exporting the marts then would be a silent partial result.
+    if not summary.failed_nodes and not summary.tests.get("skipped"):
+        summary.mart_rows = step("export marts", lambda: export_models(
+            {name: output_dir / "marts" / f"{name}.csv" for name in MARTS},
+            output_dir / ".export", target=target, dbt_vars=dbt_vars,
+        ))
 
-    staging = output_dir / ".export"
-    shutil.rmtree(staging, ignore_errors=True)
-    export_names = MARTS + tuple(QUALITY_EXPORTS)
+    def check() -> None:
+        from python_checks.quality import collect_quality, write_quality_report
 
-    def export() -> None:
-        outcome = invoke_dbt(
-            ["run-operation", "export_models", "--args",
-             f'{{"models": {list(export_names)!r}, "out_dir": "{staging}"}}'.replace("'", '"')],
-            target=target, dbt_vars=dbt_vars, quiet=True,
-        )
-        if not outcome.success:
-            raise PipelineError(f"export failed: {first_error_line(outcome.error)}")
-        summary.mart_rows = collect_exports(
-            staging, output_dir / "marts", {name: name for name in MARTS}
-        )
-        collect_exports(staging, output_dir / "quality", QUALITY_EXPORTS)
-        shutil.rmtree(staging, ignore_errors=True)
+        timings = {step.name: round(step.seconds, 1) for step in summary.steps}
+        summary.quality = collect_quality(output_dir, inputs, build.results, target=target,
+                                          dbt_vars=dbt_vars, strict=strict, timings=timings,
+                                          artifacts_dir=output_dir / "dbt")
+        write_quality_report(summary.quality, output_dir)
 
-    step("export marts", export)
-    summary.ledger = read_ledger(output_dir / "quality" / "row_ledger.csv")
+    try:
+        step("check data quality", check)
+    except PipelineError as exc:
+        # Without the quality tables (a failed build skipped them) there is no
+        # report, but the build's own failures above still decide the exit code.
+        echo(f"    no quality report: {exc}")
+    summary.ledger = [
+        {**row, "row_count": int(row["row_count"])}
+        for row in read_rows(output_dir / "quality" / "row_ledger.csv")
+    ]
+
+    def report() -> None:
+        from python_checks.report import write_report
+
+        summary.report = write_report(output_dir, build_artifacts, dbt_vars).markdown
+
+    if summary.mart_rows:  # no report on marts this run did not export
+        try:
+            step("report", report)
+        except Exception as exc:  # noqa: BLE001 - the marts are exported; say so, go on
+            echo(f"    no report: {type(exc).__name__}: {exc}")
     return summary
 
 
@@ -239,6 +237,14 @@ def format_summary(summary: RunSummary, output_dir: Path) -> str:
         lines.append(f"  FAILED {failure}")
     lines.append("time           " + " | ".join(
         f"{step.name} {step.seconds:.1f}s" for step in summary.steps))
+    if summary.quality is not None:
+        from python_checks.quality import format_table
+
+        lines += ["-" * 64, format_table(summary.quality),
+                  f"quality report: {output_dir / 'quality' / 'quality_report.html'}"]
+    if summary.report is not None:
+        lines.append(f"report: {summary.report} (and report.html, charts/)")
     lines.append("-" * 64)
-    lines.append("OK" if summary.ok else "FAILED: see the failures above")
+    verdict = {0: "OK", 1: "WARNINGS (--strict)", 2: "FAILED: see the failures above"}
+    lines.append(verdict[summary.exit_code])
     return "\n".join(lines)

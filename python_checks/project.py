@@ -8,7 +8,9 @@ directory and the same quiet Spark logging.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,23 @@ MARTS = (
     "top_merchants_by_month_city",
     "avg_sale_by_merchant_state",
     "top_hours_by_category",
+    "popular_merchant_cities",
+    "city_category_mix",
+    "city_category_association",
+    "advice_cities",
+    "advice_categories",
+    "advice_months",
+    "advice_hours",
+    "advice_opening_window",
+    "advice_installments",
 )
-# Quality tables exported beside the marts: model name -> file name.
-QUALITY_EXPORTS = {"cln_row_ledger": "row_ledger"}
+# Quality tables exported to OUTPUT_DIR/quality: model name -> file name.
+QUALITY_EXPORTS = {
+    "cln_row_ledger": "row_ledger",
+    "qa_metrics": "metrics",
+    "qa_metric_history": "metric_history",
+    "qa_test_history": "test_history",
+}
 
 
 def spark_dir() -> Path:
@@ -58,6 +74,10 @@ def dbt_env() -> dict[str, str]:
     }
 
 
+class PipelineError(Exception):
+    """A problem the user can fix; its message is one actionable line."""
+
+
 @dataclass
 class DbtInvocation:
     """The outcome of one dbt command run in-process."""
@@ -66,6 +86,7 @@ class DbtInvocation:
     success: bool
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    agate_table: Any = None  # the rows of a `dbt show`
 
 
 def invoke_dbt(args: list[str], *, target: str = "local", dbt_vars: dict | None = None,
@@ -76,6 +97,11 @@ def invoke_dbt(args: list[str], *, target: str = "local", dbt_vars: dict | None 
     started once and reused by the following commands.
     """
     from dbt.cli.main import dbtRunner  # imported lazily: dbt is slow to import
+
+    # pyspark logs every failed query with its full Java stack trace as JSON
+    # before dbt reports the same error in one line: keep only dbt's line.
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).disabled = True
 
     os.environ.update(dbt_env())
     full = [
@@ -95,4 +121,53 @@ def invoke_dbt(args: list[str], *, target: str = "local", dbt_vars: dict | None 
     if result.result is not None and run_results.exists() and args[0] in {"build", "test", "run"}:
         records = json.loads(run_results.read_text())["results"]
     error = None if result.exception is None else str(result.exception)
-    return DbtInvocation(args=full, success=bool(result.success), results=records, error=error)
+    table = None
+    if args[0] == "show" and result.result is not None and result.result.results:
+        table = result.result.results[0].agate_table
+    return DbtInvocation(args=full, success=bool(result.success), results=records, error=error,
+                         agate_table=table)
+
+
+def first_error_line(error: str | None) -> str:
+    """The line of a dbt error that says what is wrong, without dbt's framing
+    ('Compilation Error in operation ...', '> in macro ...')."""
+    for line in (error or "").splitlines():
+        line = line.strip()
+        if line and not line.startswith((">", "Compilation Error", "Runtime Error",
+                                         "Database Error")):
+            return line
+    return "see the dbt output above"
+
+
+def collect_part_files(part_dir: Path, target: Path) -> int:
+    """Join Spark's part-*.csv files of one export under a single header."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with open(target, "w", newline="") as sink:
+        header_written = False
+        for part in sorted(part_dir.glob("part-*.csv")):
+            with open(part, newline="") as source:
+                lines = source.readlines()
+            if not lines:
+                continue
+            if not header_written:
+                sink.write(lines[0])
+                header_written = True
+            sink.writelines(lines[1:])
+            count += len(lines) - 1
+    return count
+
+
+def export_models(files: dict[str, Path], staging: Path, *, target: str = "local",
+                  dbt_vars: dict | None = None) -> dict[str, int]:
+    """Export models to CSV files (model name -> file) through the export_models
+    macro; returns the data rows written per model."""
+    shutil.rmtree(staging, ignore_errors=True)
+    args = json.dumps({"models": list(files), "out_dir": str(staging)})
+    outcome = invoke_dbt(["run-operation", "export_models", "--args", args],
+                         target=target, dbt_vars=dbt_vars, quiet=True)
+    if not outcome.success:
+        raise PipelineError(f"export failed: {first_error_line(outcome.error)}")
+    rows = {name: collect_part_files(staging / name, path) for name, path in files.items()}
+    shutil.rmtree(staging, ignore_errors=True)
+    return rows
