@@ -107,8 +107,6 @@ def failing_samples(tests: list[dict[str, Any]], target: str, dbt_vars: dict) ->
                  for name, value in zip(table.column_names, row, strict=True)}
                 for row in table.rows
             ]
-    for test in tests:
-        test.pop("compiled_code", None)
 
 
 def metric_records(output_quality: Path, run_id: str | None) -> list[dict[str, Any]]:
