@@ -17,6 +17,12 @@ transactions as (
 
 ),
 
+merchants as (
+
+    select * from {{ ref('cln_merchants') }}
+
+),
+
 chosen_merchant as (
 
     {% if merchant_id is none -%}
@@ -51,36 +57,43 @@ monthly_city_sales as (
         purchase_month,
         city_id,
         merchant_id,
-        merchant_name,
         sum(purchase_amount) as purchase_total,
         count(*) as no_of_sales,
         sum(case when is_authorized then purchase_amount else 0 end) as approved_total,
         count_if(is_authorized) as approved_sales
 
     from merchant_transactions
-    group by 1, 2, 3, 4
+    group by 1, 2, 3
 
 ),
 
 final as (
 
     select
-        merchant_id,
-        merchant_name,
-        purchase_month as month,
-        date_format(purchase_month, 'MMM yyyy') as month_label,
-        city_id,
-        purchase_total,
-        no_of_sales,
-        approved_total,
-        approved_sales,
+        monthly_city_sales.merchant_id,
+        {{ merchant_display_name('monthly_city_sales.merchant_id', 'merchants.merchant_name') }}
+            as merchant_name,
+        monthly_city_sales.purchase_month as month,
+        date_format(monthly_city_sales.purchase_month, 'MMM yyyy') as month_label,
+        monthly_city_sales.city_id,
+        monthly_city_sales.purchase_total,
+        monthly_city_sales.no_of_sales,
+        monthly_city_sales.approved_total,
+        monthly_city_sales.approved_sales,
         -- The city's part of the merchant's month (the shares of a month sum to 1).
         round(
-            purchase_total / nullif(sum(purchase_total) over (partition by purchase_month), 0),
+            monthly_city_sales.purchase_total / nullif(
+                sum(monthly_city_sales.purchase_total) over (
+                    partition by monthly_city_sales.purchase_month
+                ),
+                0
+            ),
             4
         ) as month_share
 
     from monthly_city_sales
+    left join merchants
+        on monthly_city_sales.merchant_id = merchants.merchant_id
 
 )
 

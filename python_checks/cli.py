@@ -54,8 +54,18 @@ def generate(out_dir: Path, rows: int | None, seed: int, dirty: bool) -> None:
 @click.option("--vars", "extra_vars", default="{}",
               help="Extra dbt vars as JSON/YAML, e.g. "
                    "'{quality_threshold_overrides: {denied: {error_above: 0.05}}}'.")
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild every month of the partitioned tables, not only the months "
+                   "whose input changed.")
+@click.option("--months", default="",
+              help="Rewrite these purchase months even if their input looks unchanged, "
+                   "e.g. 2018-01,2018-02 (a file re-delivered under the same name).")
+@click.option("--unit-tests", is_flag=True,
+              help="Also run the dbt unit tests (static fixtures: `make test` runs them; "
+                   "production runs skip them, as dbt recommends).")
 def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool,
-        strict: bool, extra_vars: str) -> None:
+        strict: bool, extra_vars: str, full_refresh: bool, months: str,
+        unit_tests: bool) -> None:
     """Build and test everything with dbt, export the marts, check data quality,
     print a summary. Exit 0 when all pass, 1 on warnings with --strict, 2 on any
     error (a failed model or error test, a metric above its error threshold, bad
@@ -69,8 +79,12 @@ def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool
         generate_files(data_dir)
         click.echo(f"    generate: done in {time.perf_counter() - started:.1f}s")
     try:
+        dbt_vars = parse_vars(extra_vars)
+        if months:
+            dbt_vars["refresh_months"] = months
         summary = run_pipeline(data_dir, output_dir, target=target, echo=click.echo,
-                               strict=strict, extra_vars=parse_vars(extra_vars))
+                               strict=strict, extra_vars=dbt_vars, full_refresh=full_refresh,
+                               unit_tests=unit_tests)
     except PipelineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -221,3 +235,24 @@ def report(output_dir: Path, run_results: Path | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.argument("action", type=click.Choice(["up", "down", "status"]))
+def cluster(action: str) -> None:
+    """Start, stop or show the local Spark cluster (standalone master, one worker,
+    Spark Thrift Server) that `--target cluster` builds through. State and logs
+    in BILLUPS_CLUSTER_DIR (default .cluster/); ports from BILLUPS_THRIFT_PORT,
+    BILLUPS_SPARK_MASTER_PORT, BILLUPS_SPARK_MASTER_UI_PORT, BILLUPS_SPARK_WORKER_UI_PORT."""
+    from python_checks import cluster as local_cluster
+
+    try:
+        if action == "up":
+            local_cluster.up(echo=click.echo)
+        elif action == "down":
+            local_cluster.down(echo=click.echo)
+        elif not local_cluster.status(echo=click.echo):
+            sys.exit(1)
+    except PipelineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

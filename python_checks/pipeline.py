@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,6 +101,21 @@ def check_metastore_free() -> None:
         fcntl.lockf(handle, fcntl.LOCK_UN)
 
 
+def check_thrift_reachable() -> None:
+    """The cluster target talks to a Spark Thrift Server: say how to get one
+    when nothing listens, instead of dbt's connection retries and trace."""
+    host = os.environ.get("BILLUPS_THRIFT_HOST", "127.0.0.1")
+    port = int(os.environ.get("BILLUPS_THRIFT_PORT", "10000"))
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise PipelineError(
+            f"cannot reach the Spark Thrift Server at {host}:{port} (target cluster): start "
+            "the local one with `make cluster-up`, or point BILLUPS_THRIFT_HOST / "
+            "BILLUPS_THRIFT_PORT at yours."
+        ) from exc
+
+
 def summarise_results(results: list[dict[str, Any]], summary: RunSummary) -> None:
     """Count test outcomes and collect failures from dbt's run_results.json."""
     counts = {"pass": 0, "warn": 0, "fail": 0, "error": 0, "skipped": 0}
@@ -129,8 +146,16 @@ def run_pipeline(
     echo: Callable[[str], None] = print,
     strict: bool = False,
     extra_vars: dict | None = None,
+    full_refresh: bool = False,
+    unit_tests: bool = False,
 ) -> RunSummary:
-    """Check inputs, `dbt build`, export the marts, then check data quality."""
+    """Check inputs, `dbt build`, export the marts, then check data quality.
+
+    The month-partitioned tables are incremental: without `full_refresh` only
+    the months whose input changed (or var refresh_months) are rewritten. Unit
+    tests run on static fixtures, so a production run leaves them to CI unless
+    `unit_tests` asks for them.
+    """
     summary = RunSummary()
     data_dir, output_dir = data_dir.resolve(), output_dir.resolve()
 
@@ -146,11 +171,18 @@ def run_pipeline(
     inputs = step("check inputs", lambda: check_inputs(data_dir))
     if target == "local":
         check_metastore_free()
+    else:
+        check_thrift_reachable()
     dbt_vars = {"data_dir": str(data_dir), **(extra_vars or {})}
 
+    build_args = ["build"]
+    if full_refresh:
+        build_args.append("--full-refresh")
+    if not unit_tests:
+        build_args += ["--exclude-resource-type", "unit_test"]
     build: DbtInvocation = step(
         "dbt build (seeds, models, tests)",
-        lambda: invoke_dbt(["build"], target=target, dbt_vars=dbt_vars),
+        lambda: invoke_dbt(build_args, target=target, dbt_vars=dbt_vars),
     )
     # Keep the build's run_results.json + manifest.json for the report: the
     # export's run-operation below replaces target/run_results.json.

@@ -1,13 +1,14 @@
--- Q4a rule, checked against an independent count of the cleaned layer: the
+-- Q4a rule, checked against an independent count of the merchant totals
+-- (the pre-aggregation, reconciled per month with cln_transactions): the
 -- mart holds min(N, merchant groups) merchants with ranks 1..k, one merchant
 -- per rank, each merchant's count is its true count and no merchant outside
 -- the mart has more transactions than the last one in, and each merchant's
 -- city rows add up to its total. Returns one row per broken rule.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
 
 ),
 
@@ -21,9 +22,9 @@ true_counts as (
 
     select
         merchant_id,
-        count(*) as merchant_transactions
+        sum(no_of_sales) as merchant_transactions
 
-    from transactions
+    from sales
     group by 1
 
 ),

@@ -1,11 +1,13 @@
--- Q1 rule, checked against an independent aggregate of the cleaned layer:
+-- Q1 rule, checked against an independent aggregate of the merchant totals:
 -- every city-month with a sale has exactly one rank-1 row, and its total is
--- the largest merchant total of that city-month.
+-- the largest merchant total of that city-month. Reads the pre-aggregation
+-- (reconciled per month with cln_transactions by its own test), not the 7M-row
+-- cleaned table.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
 
 ),
 
@@ -21,9 +23,9 @@ merchant_totals as (
         purchase_month,
         city_id,
         merchant_id,
-        sum(purchase_amount) as purchase_total
+        sum(purchase_total) as purchase_total
 
-    from transactions
+    from sales
     group by 1, 2, 3
 
 ),

@@ -1,55 +1,68 @@
 -- Validated transactions, one row per input row that passed (no de-duplication:
--- identical rows are separate attempts), typed for analysis and joined to the
--- merchant lookup for the display name.
+-- identical rows are separate attempts), typed for analysis.
+--
+-- Partitioned by purchase month and built incrementally: a run rewrites only the
+-- months whose input changed (a new, removed or re-delivered part file, see
+-- macros/incremental_months.sql) or the months asked for with var
+-- refresh_months; `--full-refresh` rebuilds everything. Merchant attributes
+-- (name, registered city) stay in cln_merchants and are joined by the marts,
+-- so a new merchants.csv never leaves stale names in months not rewritten.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite',
+    partition_by=['purchase_month'],
+    on_schema_change='fail',
+) }}
+
+{%- set months = months_to_rewrite(ref('cln_transactions_validated'), 'input') %}
+
 with
 
 transactions as (
 
     select * from {{ ref('cln_transactions_validated') }}
-    where rejection_reason is null
+    where
+        rejection_reason is null
+        and {{ in_months("cast(date_trunc('month', purchase_ts) as date)", months) }}
 
 ),
 
-merchants as (
+typed as (
 
-    select * from {{ ref('cln_merchants') }}
-
-),
-
-joined as (
-
-    select /*+ broadcast(merchants) */
-        transactions.merchant_id,
+    select
+        merchant_id,
+        customer_id,
+        coalesce(category, 'Unknown category') as category,
+        city_id,
+        state_id,
+        installments,
         case
-            when transactions.merchant_id is null then 'Unknown merchant'
-            else coalesce(merchants.merchant_name, transactions.merchant_id)
-        end as merchant_name,
-        transactions.customer_id,
-        coalesce(transactions.category, 'Unknown category') as category,
-        transactions.city_id,
-        transactions.state_id,
-        transactions.installments,
-        case
-            when transactions.installments in (0, 1) then 'single'
-            when transactions.installments between 2 and 36 then 'installments'
+            when installments in (0, 1) then 'single'
+            when installments between 2 and {{ var('max_installments') }} then 'installments'
             else 'unknown'
         end as installment_plan_type,
-        transactions.merchant_category_id,
-        transactions.subsector_id,
-        transactions.month_lag,
-        cast(transactions.purchase_amount as decimal(18, 2)) as purchase_amount,
-        transactions.authorized_flag = 'Y' as is_authorized,
-        merchants.merchant_id is not null as has_merchant_record,
-        transactions.purchase_ts,
-        to_date(transactions.purchase_ts) as purchase_date,
-        cast(date_trunc('month', transactions.purchase_ts) as date) as purchase_month,
-        hour(transactions.purchase_ts) as purchase_hour,
-        transactions.source_file
+        merchant_category_id,
+        subsector_id,
+        month_lag,
+        cast(purchase_amount as decimal(18, 2)) as purchase_amount,
+        authorized_flag = 'Y' as is_authorized,
+        purchase_ts,
+        to_date(purchase_ts) as purchase_date,
+        hour(purchase_ts) as purchase_hour,
+        source_file,
+        -- When this month was (re)written: month-partitioned models downstream
+        -- rebuild the months stamped after their own last build.
+        cast('{{ run_started_at }}' as timestamp) as loaded_at,
+        -- The partition column goes last (Spark stores it in the path).
+        cast(date_trunc('month', purchase_ts) as date) as purchase_month
 
     from transactions
-    left join merchants
-        on transactions.merchant_id = merchants.merchant_id
 
 )
 
-select * from joined
+select * from typed
+-- One shuffle by month, so each task writes whole months: cheaper than every
+-- task sorting its rows by month to write a file into each partition (measured
+-- about 20% faster on the full-scale set), and a month is a few files, not
+-- one per input split.
+distribute by purchase_month

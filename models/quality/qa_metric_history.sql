@@ -1,9 +1,11 @@
 -- Every run's metrics, appended: the memory the quality report trends and
--- anomaly checks read. Partitioned by run date; `--full-refresh` starts over.
+-- anomaly checks read. Partitioned by run date. full_refresh=false: `--full-refresh`
+-- rebuilds the data, never the history (drop the table to start over).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     partition_by=['run_date'],
+    full_refresh=false,
 ) }}
 
 with

@@ -5,6 +5,7 @@
     materialized='incremental',
     incremental_strategy='append',
     partition_by=['run_date'],
+    full_refresh=false,
 ) }}
 
 select

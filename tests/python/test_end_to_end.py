@@ -199,6 +199,9 @@ def pipeline_output(generated: Generated, tmp_path_factory: pytest.TempPathFacto
         str(generated.data_dir),
         "--output-dir",
         str(out_dir),
+        # The dbt unit tests run here, in the real build (production runs skip
+        # them: their fixtures are static).
+        "--unit-tests",
     ]
     # A fresh Spark directory (warehouse + Derby metastore) and dbt target: the
     # run neither sees old tables nor collides with a developer's session.

@@ -1,9 +1,15 @@
 -- Q2. Average sale amount of each merchant in each state.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
+
+),
+
+merchants as (
+
+    select * from {{ ref('cln_merchants') }}
 
 ),
 
@@ -11,13 +17,12 @@ merchant_state_sales as (
 
     select
         merchant_id,
-        merchant_name,
         state_id,
-        sum(purchase_amount) as purchase_total,
-        count(*) as no_of_sales
+        sum(purchase_total) as purchase_total,
+        sum(no_of_sales) as no_of_sales
 
-    from transactions
-    group by 1, 2, 3
+    from sales
+    group by 1, 2
 
 ),
 
@@ -49,16 +54,19 @@ ranked as (
 
 final as (
 
-    select
-        rank,
-        merchant_id,
-        merchant_name,
-        state_id,
-        average_amount,
-        no_of_sales,
-        purchase_total
+    select /*+ broadcast(merchants) */
+        ranked.rank,
+        ranked.merchant_id,
+        {{ merchant_display_name('ranked.merchant_id', 'merchants.merchant_name') }}
+            as merchant_name,
+        ranked.state_id,
+        ranked.average_amount,
+        ranked.no_of_sales,
+        ranked.purchase_total
 
     from ranked
+    left join merchants
+        on ranked.merchant_id = merchants.merchant_id
 
 )
 

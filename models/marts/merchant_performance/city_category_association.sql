@@ -10,16 +10,16 @@ mix as (
 
 ),
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
 
 ),
 
 unknown_city_rows as (
 
-    select count(*) as excluded_unknown_city_rows
-    from transactions
+    select coalesce(sum(no_of_sales), 0) as excluded_unknown_city_rows
+    from sales
     where city_id is null or city_id = -1
 
 ),

@@ -4,15 +4,15 @@
 -- as in the association statistic built on this table.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
 
 ),
 
-known_city_transactions as (
+known_city_sales as (
 
-    select * from transactions
+    select * from sales
     where city_id is not null and city_id != -1
 
 ),
@@ -22,9 +22,9 @@ observed as (
     select
         city_id,
         category,
-        count(*) as no_of_sales
+        sum(no_of_sales) as no_of_sales
 
-    from known_city_transactions
+    from known_city_sales
     group by 1, 2
 
 ),

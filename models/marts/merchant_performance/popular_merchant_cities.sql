@@ -3,9 +3,9 @@
 -- (var top_popular_merchants) and the cities where their sales happen.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
 
 ),
 
@@ -19,12 +19,11 @@ merchant_city_sales as (
 
     select
         merchant_id,
-        merchant_name,
         city_id,
-        count(*) as city_transactions
+        sum(no_of_sales) as city_transactions
 
-    from transactions
-    group by 1, 2, 3
+    from sales
+    group by 1, 2
 
 ),
 
@@ -69,10 +68,11 @@ top_merchants as (
 
 final as (
 
-    select
+    select /*+ broadcast(merchants) */
         top_merchants.merchant_rank,
         ranked_in_city.merchant_id,
-        ranked_in_city.merchant_name,
+        {{ merchant_display_name('ranked_in_city.merchant_id', 'merchants.merchant_name') }}
+            as merchant_name,
         top_merchants.merchant_transactions,
         ranked_in_city.city_id,
         ranked_in_city.city_transactions,

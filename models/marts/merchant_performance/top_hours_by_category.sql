@@ -1,9 +1,9 @@
 -- Q3. Top 3 hours of the day by purchase amount for each category.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_day_hour') }}
 
 ),
 
@@ -12,10 +12,10 @@ hourly_category_sales as (
     select
         category,
         purchase_hour as hour,
-        sum(purchase_amount) as purchase_total,
-        count(*) as no_of_sales
+        sum(purchase_total) as purchase_total,
+        sum(no_of_sales) as no_of_sales
 
-    from transactions
+    from sales
     group by 1, 2
 
 ),

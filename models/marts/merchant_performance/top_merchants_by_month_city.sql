@@ -1,9 +1,15 @@
 -- Q1. Top 5 merchants by purchase amount for each month and city.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
+
+),
+
+merchants as (
+
+    select * from {{ ref('cln_merchants') }}
 
 ),
 
@@ -13,12 +19,11 @@ monthly_merchant_sales as (
         purchase_month as month,
         city_id,
         merchant_id,
-        merchant_name,
-        sum(purchase_amount) as purchase_total,
-        count(*) as no_of_sales
+        sum(purchase_total) as purchase_total,
+        sum(no_of_sales) as no_of_sales
 
-    from transactions
-    group by 1, 2, 3, 4
+    from sales
+    group by 1, 2, 3
 
 ),
 
@@ -39,18 +44,21 @@ ranked as (
 
 final as (
 
-    select
-        month,
-        date_format(month, 'MMM yyyy') as month_label,
-        city_id,
-        rank,
-        merchant_id,
-        merchant_name,
-        purchase_total,
-        no_of_sales
+    select /*+ broadcast(merchants) */
+        ranked.month,
+        date_format(ranked.month, 'MMM yyyy') as month_label,
+        ranked.city_id,
+        ranked.rank,
+        ranked.merchant_id,
+        {{ merchant_display_name('ranked.merchant_id', 'merchants.merchant_name') }}
+            as merchant_name,
+        ranked.purchase_total,
+        ranked.no_of_sales
 
     from ranked
-    where rank <= {{ var('top_merchants_per_month_city', 5) }}
+    left join merchants
+        on ranked.merchant_id = merchants.merchant_id
+    where ranked.rank <= {{ var('top_merchants_per_month_city', 5) }}
 
 )
 

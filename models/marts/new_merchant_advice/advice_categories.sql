@@ -3,9 +3,9 @@
 -- beside it.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
 
 ),
 
@@ -13,15 +13,15 @@ category_sales as (
 
     select
         category,
-        sum(case when is_authorized then purchase_amount else 0 end) as approved_amount,
-        count_if(is_authorized) as approved_count,
+        sum(case when is_authorized then purchase_total else 0 end) as approved_amount,
+        sum(case when is_authorized then no_of_sales else 0 end) as approved_count,
         -- The null merchant id ('Unknown merchant') counts as one merchant.
         count(distinct case when is_authorized then merchant_id end)
         + max(case when is_authorized and merchant_id is null then 1 else 0 end)
             as distinct_merchants,
-        sum(purchase_amount) as all_rows_amount
+        sum(purchase_total) as all_rows_amount
 
-    from transactions
+    from sales
     group by 1
 
 ),

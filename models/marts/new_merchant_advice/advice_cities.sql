@@ -3,9 +3,9 @@
 -- the growth of the last 3 full months against the 3 full months before.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_merchant_city_month') }}
 
 ),
 
@@ -57,15 +57,15 @@ city_sales as (
 
     select
         city_id,
-        sum(case when is_authorized then purchase_amount else 0 end) as approved_amount,
-        count_if(is_authorized) as approved_count,
+        sum(case when is_authorized then purchase_total else 0 end) as approved_amount,
+        sum(case when is_authorized then no_of_sales else 0 end) as approved_count,
         -- The null merchant id ('Unknown merchant') counts as one merchant.
         count(distinct case when is_authorized then merchant_id end)
         + max(case when is_authorized and merchant_id is null then 1 else 0 end)
             as distinct_merchants,
-        sum(purchase_amount) as all_rows_amount
+        sum(purchase_total) as all_rows_amount
 
-    from transactions
+    from sales
     group by 1
 
 ),
@@ -73,18 +73,18 @@ city_sales as (
 city_periods as (
 
     select
-        transactions.city_id,
+        sales.city_id,
         sum(
-            case when growth_periods.period = 'recent' then transactions.purchase_amount else 0 end
+            case when growth_periods.period = 'recent' then sales.purchase_total else 0 end
         ) as recent_amount,
         sum(
-            case when growth_periods.period = 'prior' then transactions.purchase_amount else 0 end
+            case when growth_periods.period = 'prior' then sales.purchase_total else 0 end
         ) as prior_amount
 
-    from transactions
+    from sales
     inner join growth_periods
-        on transactions.purchase_month = growth_periods.month
-    where transactions.is_authorized
+        on sales.purchase_month = growth_periods.month
+    where sales.is_authorized
     group by 1
 
 ),

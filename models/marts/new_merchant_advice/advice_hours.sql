@@ -2,9 +2,9 @@
 -- without sales has 0), with the all-rows figures beside them.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_day_hour') }}
 
 ),
 
@@ -18,12 +18,12 @@ hourly as (
 
     select
         purchase_hour as hour,
-        sum(case when is_authorized then purchase_amount else 0 end) as approved_amount,
-        count_if(is_authorized) as approved_count,
-        sum(purchase_amount) as all_rows_amount,
-        count(*) as all_rows_count
+        sum(case when is_authorized then purchase_total else 0 end) as approved_amount,
+        sum(case when is_authorized then no_of_sales else 0 end) as approved_count,
+        sum(purchase_total) as all_rows_amount,
+        sum(no_of_sales) as all_rows_count
 
-    from transactions
+    from sales
     group by 1
 
 ),

@@ -4,9 +4,9 @@
 -- model). Exposure is approved sales; the all-rows figure is shown beside it.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_day_hour') }}
 
 ),
 
@@ -49,10 +49,11 @@ classified as (
         case
             when installments between 2 and {{ var('max_installments') }} then installments
         end as installments,
-        purchase_amount,
+        purchase_total,
+        no_of_sales,
         is_authorized
 
-    from transactions
+    from sales
 
 ),
 
@@ -61,9 +62,9 @@ plan_sales as (
     select
         plan_type,
         installments,
-        sum(case when is_authorized then purchase_amount else 0 end) as approved_exposure,
-        sum(purchase_amount) as all_rows_exposure,
-        count_if(is_authorized) as approved_count
+        sum(case when is_authorized then purchase_total else 0 end) as approved_exposure,
+        sum(purchase_total) as all_rows_exposure,
+        sum(case when is_authorized then no_of_sales else 0 end) as approved_count
 
     from classified
     group by 1, 2

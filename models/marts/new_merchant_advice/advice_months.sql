@@ -3,9 +3,9 @@
 -- against the mean full month. Partial months are flagged, not dropped.
 with
 
-transactions as (
+sales as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_sales_by_day_hour') }}
 
 ),
 
@@ -13,14 +13,14 @@ monthly as (
 
     select
         purchase_month as month,
-        sum(case when is_authorized then purchase_amount else 0 end) as approved_amount,
-        count_if(is_authorized) as approved_count,
+        sum(case when is_authorized then purchase_total else 0 end) as approved_amount,
+        sum(case when is_authorized then no_of_sales else 0 end) as approved_count,
         -- A day is observed when any row (approved or denied) falls on it.
         count(distinct purchase_date) as observed_days,
-        sum(purchase_amount) as all_rows_amount,
-        count(*) as all_rows_count
+        sum(purchase_total) as all_rows_amount,
+        sum(no_of_sales) as all_rows_count
 
-    from transactions
+    from sales
     group by 1
 
 ),

@@ -1,5 +1,9 @@
 -- One row per merchants.csv row: ids and names trimmed (blank -> null), numbers
 -- cast with try_cast so a stray value becomes null instead of failing the run.
+-- Materialized as a table (staging is otherwise views): the CSV is parsed once
+-- here instead of once per model that reads the merchants.
+{{ config(materialized='table') }}
+
 with
 
 source as (

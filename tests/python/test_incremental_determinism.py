@@ -1,0 +1,175 @@
+"""Incremental builds and determinism, on the real pipeline (`billups run`).
+
+* Incremental: the input folder first holds every month but the last; a second
+  run after the last month's part file arrives must rewrite exactly that month
+  and end with marts and a cleaned table equal, row for row, to a full refresh
+  of the same inputs. A third run with nothing new rewrites nothing; a run with
+  ``--months`` rewrites the named month and changes nothing either; removing the
+  part file again drops the month.
+* Determinism: the marts are identical whatever spark.sql.shuffle.partitions is
+  and however the input rows are ordered or split into part files.
+
+Each run is a subprocess with its own Spark warehouse, metastore and dbt target.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from canonical import diff_marts, mart_hashes
+from conftest import REPO_ROOT, isolated_env
+
+from python_checks.generate import generate
+
+ROWS = 20_000
+SEED = 23
+TX = "historical_transactions.parquet"
+TIMEOUT_SECONDS = 30 * 60
+
+
+def billups_run(data_dir: Path, root: Path, *extra: str, shuffle_partitions: int = 8,
+                ) -> subprocess.CompletedProcess[str]:
+    """`billups run` on data_dir with its own Spark dir under root; fails the
+    test with the output's tail when it does not exit 0."""
+    env = {**isolated_env(root), "BILLUPS_SHUFFLE_PARTITIONS": str(shuffle_partitions)}
+    command = [sys.executable, "-m", "python_checks.cli", "run", "--data-dir", str(data_dir),
+               "--output-dir", str(root / "output"), *extra]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=TIMEOUT_SECONDS, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(command)} exited {result.returncode}\n"
+                    f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}", pytrace=False)
+    return result
+
+
+def rewritten(result: subprocess.CompletedProcess[str], model: str) -> str:
+    """The months the run logged as rewritten for `model` ('' for none)."""
+    for line in (result.stdout + result.stderr).splitlines():
+        marker = f"{model}: rewriting "
+        if marker in line:
+            return line.split(marker, 1)[1].split("month(s)", 1)[1].strip()
+    raise AssertionError(f"no '{model}: rewriting' line in the run's output")
+
+
+def cleaned_rows(root: Path) -> pd.DataFrame:
+    """cln_transactions as stored (all partitions), without the load stamp,
+    sorted on every column: the table's content, row for row."""
+    table = root / "spark" / "warehouse" / "billups_cleaned.db" / "cln_transactions"
+    frame = pq.read_table(table, partitioning="hive").to_pandas()
+    frame = frame.drop(columns=["loaded_at"])
+    frame["purchase_month"] = frame["purchase_month"].astype(str)
+    frame["source_file"] = frame["source_file"].str.rsplit("/", n=1).str[-1]
+    columns = sorted(frame.columns)
+    return frame[columns].sort_values(columns).reset_index(drop=True).astype(str)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One dirty generated set, its transactions split by month into
+    part-00000 (every month but the last) and part-00001 (the last month)."""
+    root = tmp_path_factory.mktemp("incremental_data")
+    generate(root / "generated", rows=ROWS, seed=SEED, dirty=True)
+    table = pq.read_table(root / "generated" / TX)
+    months = pd.to_datetime(table.column("purchase_date").to_pandas(), errors="coerce",
+                            format="%Y-%m-%d %H:%M:%S").dt.strftime("%Y-%m")
+    # The last month of the expected period (the dirty set also plants a few
+    # timestamps years ahead): a month of real volume arrives last.
+    last_month = months[months <= "2018-02"].max()
+    is_last = pa.array((months == last_month).to_numpy())
+    base = root / "base"
+    (base / TX).mkdir(parents=True)
+    shutil.copy(root / "generated" / "merchants.csv", base / "merchants.csv")
+    pq.write_table(table.filter(pa.compute.invert(is_last)), base / TX / "part-00000.parquet")
+    last_part = root / "part-00001.parquet"
+    pq.write_table(table.filter(is_last), last_part)
+    full = root / "full"
+    shutil.copytree(base, full)
+    shutil.copy(last_part, full / TX / "part-00001.parquet")
+    return {"root": root, "base": base, "full": full, "last_part": last_part,
+            "last_month": last_month, "table": table}
+
+
+@pytest.fixture(scope="module")
+def full_refresh(dataset: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference: a full refresh of all inputs."""
+    root = tmp_path_factory.mktemp("full_refresh")
+    billups_run(dataset["full"], root, "--full-refresh")
+    return root
+
+
+def test_incremental_build_after_a_new_month_equals_a_full_refresh(
+    dataset: dict, full_refresh: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("incremental")
+    data = root / "data"
+    shutil.copytree(dataset["base"], data)
+    first = billups_run(data, root)
+    # A first run has no table yet: dbt builds it in full.
+    assert "cln_transactions: rewriting" not in first.stdout + first.stderr
+    first_marts = root / "first_marts"
+    shutil.copytree(root / "output" / "marts", first_marts)
+
+    shutil.copy(dataset["last_part"], data / TX / "part-00001.parquet")
+    second = billups_run(data, root)
+    month = f"{dataset['last_month']}-01"
+    assert rewritten(second, "cln_transactions") == month
+    assert rewritten(second, "int_sales_by_merchant_city_month") == month
+    assert rewritten(second, "int_sales_by_day_hour") == month
+    assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
+    pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
+
+    # Nothing new: nothing rewritten, nothing changed.
+    third = billups_run(data, root)
+    assert rewritten(third, "cln_transactions") == ""
+    assert rewritten(third, "int_sales_by_day_hour") == ""
+    assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
+
+    # A month asked for on the command line is rewritten even when unchanged.
+    fourth = billups_run(data, root, "--months", "2017-03")
+    assert rewritten(fourth, "cln_transactions") == "2017-03-01"
+    assert rewritten(fourth, "int_sales_by_merchant_city_month") == "2017-03-01"
+    assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
+    pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
+
+    # A part file taken away takes its rows with it: the emptied month's
+    # partitions are dropped (insert_overwrite alone would keep them), and the
+    # marts are back to those of the first run.
+    (data / TX / "part-00001.parquet").unlink()
+    fifth = billups_run(data, root)
+    assert f"cln_transactions: rewriting 0 month(s); dropped {month}" in fifth.stdout
+    assert month not in set(cleaned_rows(root)["purchase_month"])
+    assert diff_marts(first_marts, root / "output" / "marts") == ""
+
+
+@pytest.mark.parametrize(
+    ("shuffle_partitions", "order", "parts"),
+    [(3, "random", 4), (23, "reversed", 1)],
+    ids=["3_partitions_random_order_4_parts", "23_partitions_reversed_1_file"],
+)
+def test_marts_do_not_depend_on_partitions_or_row_order(
+    dataset: dict, full_refresh: Path, tmp_path_factory: pytest.TempPathFactory,
+    shuffle_partitions: int, order: str, parts: int,
+) -> None:
+    root = tmp_path_factory.mktemp(f"determinism_{shuffle_partitions}")
+    data = root / "data"
+    (data / TX).mkdir(parents=True)
+    shutil.copy(dataset["full"] / "merchants.csv", data / "merchants.csv")
+    table = dataset["table"]
+    if order == "random":
+        positions = np.random.default_rng(SEED).permutation(table.num_rows)
+    else:
+        positions = np.arange(table.num_rows)[::-1]
+    shuffled = table.take(pa.array(positions))
+    for index, chunk in enumerate(np.array_split(np.arange(shuffled.num_rows), parts)):
+        pq.write_table(shuffled.take(pa.array(chunk)), data / TX / f"part-{index:05d}.parquet")
+    billups_run(data, root, "--full-refresh", shuffle_partitions=shuffle_partitions)
+    assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
+    assert mart_hashes(root / "output" / "marts") == mart_hashes(full_refresh / "output" / "marts")
