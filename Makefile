@@ -12,12 +12,14 @@ TARGET ?= local
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: help setup run test lint pytest generate clean java-check docs
+.PHONY: help setup run test lint pytest generate clean java-check docs bench cluster-up cluster-down cluster-status
 
 help:
 	@echo "make run   [DATA_DIR=data/raw OUTPUT_DIR=output TARGET=local]  build, test, export"
 	@echo "make test                                                    lint + all tests"
 	@echo "make docs  [DATA_DIR=data/raw DOCS_PORT=8080]                 docs site on 127.0.0.1 (after make run)"
+	@echo "make bench [BENCH_ARGS='--scales 1,4']                        benchmark table -> bench/results/"
+	@echo "make cluster-up | cluster-down | cluster-status              local Spark cluster + Thrift Server"
 	@echo "make lint | pytest | generate | clean"
 
 java-check:
@@ -50,13 +52,30 @@ docs: setup
 	$(BIN)/billups docs --data-dir $(DATA_DIR) --target $(TARGET) --serve --port $(DOCS_PORT)
 
 lint: setup
-	$(BIN)/ruff check python_checks tests/python
+	$(BIN)/ruff check python_checks tests/python bench
 	$(BIN)/sqlfluff lint models tests analyses
 
 pytest: setup
 	$(BIN)/python -m pytest tests/python
 
 test: lint pytest
+
+# A local Spark standalone cluster and the Spark Thrift Server (port
+# BILLUPS_THRIFT_PORT, default 10000) for `make run TARGET=cluster`.
+cluster-up: setup java-check
+	$(BIN)/billups cluster up
+
+cluster-down: setup
+	$(BIN)/billups cluster down
+
+cluster-status: setup
+	$(BIN)/billups cluster status
+
+# Not part of `make test`: generates the 1x (7.3M rows) and 4x sets under
+# bench/work/ and takes about an hour on 2 cores.
+BENCH_ARGS ?= --scales 1,4
+bench: setup
+	$(BIN)/python -m python_checks.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs .spark output .pytest_cache .ruff_cache
