@@ -116,7 +116,9 @@
     insert_overwrite only replaces the partitions its query returns. On a full
     build (not is_incremental()) it returns none. -#}
 {% macro months_to_rewrite(upstream, mode) %}
-    {%- if not execute -%}
+    {#- Only run, build (and test, for unit tests) decide months and may drop
+        partitions; compile, docs generate and show render the full build. -#}
+    {%- if not execute or flags.WHICH not in ['run', 'build', 'test'] -%}
         {{ return(none) }}
     {%- endif -%}
     {#- In a unit test `this` is none (is_incremental() cannot be asked): the
