@@ -72,7 +72,7 @@ cluster-status: setup
 	$(BIN)/billups cluster status
 
 # Not part of `make test`: generates the 1x (7.3M rows) and 4x sets under
-# bench/work/ and takes about an hour on 2 cores.
+# bench/work/ and runs every step at both scales: hours on 2 cores.
 BENCH_ARGS ?= --scales 1,4
 bench: setup
 	$(BIN)/python -m python_checks.bench $(BENCH_ARGS)

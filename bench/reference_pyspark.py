@@ -116,7 +116,10 @@ def load_sales(spark: SparkSession, data_dir: Path) -> DataFrame:
 
 # ------------------------------------------------------------------ helpers
 
-def save(frame: DataFrame, out_dir: Path, name: str) -> None:
+def save(frame: DataFrame, out_dir: Path, name: str, *order: str | F.Column) -> None:
+    """One CSV file per answer, in reading order when `order` is given."""
+    if order:
+        frame = frame.orderBy(*order)
     (frame.coalesce(1).write.mode("overwrite")
      .options(header=True, nullValue="", emptyValue="", dateFormat="yyyy-MM-dd")
      .csv(str(out_dir / name)))
@@ -437,22 +440,24 @@ def main() -> None:
     sales = load_sales(spark, args.data_dir)
     out = args.out_dir
 
-    save(q1_top_merchants_by_month_city(sales), out, "top_merchants_by_month_city")
-    save(q2_avg_sale_by_merchant_state(sales), out, "avg_sale_by_merchant_state")
-    save(q3_top_hours_by_category(sales), out, "top_hours_by_category")
-    save(q4a_popular_merchant_cities(sales), out, "popular_merchant_cities")
+    save(q1_top_merchants_by_month_city(sales), out, "top_merchants_by_month_city",
+         "month", "city_id", "rank")
+    save(q2_avg_sale_by_merchant_state(sales), out, "avg_sale_by_merchant_state", "rank")
+    save(q3_top_hours_by_category(sales), out, "top_hours_by_category", "category", "rank")
+    save(q4a_popular_merchant_cities(sales), out, "popular_merchant_cities", "merchant_rank",
+         F.desc("city_transactions"), "city_id")
     mix, association = q4b_city_category(sales)
-    save(mix, out, "city_category_mix")
+    save(mix, out, "city_category_mix", "city_id", "category")
     save(association, out, "city_category_association")
 
-    save(q5_months(sales), out, "advice_months")
+    save(q5_months(sales), out, "advice_months", "month")
     months = q5_months(sales).orderBy("month").collect()
-    save(q5_cities(sales, months), out, "advice_cities")
+    save(q5_cities(sales, months), out, "advice_cities", "rank")
     categories = q5_ranked(sales, "category").select(
         "rank", "category", "approved_amount", "approved_share", "approved_count",
         "average_ticket", "distinct_merchants", "amount_per_merchant", "all_rows_amount")
-    save(categories, out, "advice_categories")
-    save(q5_hours(sales), out, "advice_hours")
+    save(categories, out, "advice_categories", "rank")
+    save(q5_hours(sales), out, "advice_hours", "hour")
     hours = q5_hours(sales).collect()
     window = opening_window({row.hour: row.approved_amount for row in hours})
     save(spark.createDataFrame([window], "opening_hour int, closing_hour int, hours_open int, "

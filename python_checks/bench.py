@@ -1,427 +1,777 @@
-"""`make bench`: time the pipeline on the full-scale synthetic set and on a 4x
-set, against a hand-written PySpark script (bench/reference_pyspark.py), and
-write the table to bench/results/ as JSON and Markdown.
+"""`make bench`: how fast the dbt project is against a hand-written PySpark
+script, at the full scale (1x = 7,274,367 rows) and at 4x.
 
-Per scale, each step is a fresh process with its own Spark warehouse and dbt
-target, so one step's JVM warm-up or cache never helps another:
+    python -m python_checks.bench [--scales 1,4] [--rows N] [--work-dir bench/work]
+        [--results-dir bench/results] [--skip-reference] [--keep-data]
 
-* generate: python_checks.generate at rows x scale, then the transactions split
-  into two part files (every month but the last, and the last month);
-* main job: `billups run --full-refresh` (build, tests, exports, quality check,
-  report), wall time and the peak memory of its whole process tree (the Spark
-  JVM is a child);
-* model build / tests: `dbt run --full-refresh` then `dbt test` on their own,
-  with the time of each model from run_results.json;
-* incremental: the last month's part file removed, a full build, the file put
-  back, then `dbt run` - the one-month refresh a daily load would do;
-* reference: bench/reference_pyspark.py, whose Q1-Q3 answers are compared with
-  the exported marts.
+Per scale, each step is its own process with its own Spark warehouse, Derby
+metastore, dbt target and logs (under --work-dir), so no step's JVM or cache
+helps another:
 
-Ratios are taken within one run of this command (these machines are noisy).
-The 4x scale runs the main job and the reference only unless --all-steps.
+a. generate: python_checks.generate.generate (fixed seed), then the
+   transactions rewritten as a folder of two part files: every month but the
+   last (part-00000), and the last month (part-00001);
+b. main job: `billups run --full-refresh` (build, tests, export, quality,
+   report): wall time and peak memory of the whole process tree (the Spark JVM
+   is a child), sampled every 0.2 s;
+c. model build: `dbt run --full-refresh` alone (after an untimed `dbt seed`),
+   with each model's time from run_results.json;
+d. tests: `dbt test` alone (data tests; unit tests excluded as in `billups run`);
+e. one-month incremental refresh: part-00001 moved out, `dbt run
+   --full-refresh` (setup, untimed), part-00001 moved back, `dbt run` timed;
+f. reference: bench/reference_pyspark.py, timed with peak memory; its answers
+   compared with the exported marts.
+
+The table goes to stdout and to RESULTS_DIR/bench-<UTC time>.{json,md} and
+latest.{json,md}. A failed step is recorded (exit code, last lines of its
+output) and the bench goes on; the exit code is 1 when any step failed or the
+answers differ, 0 otherwise (a ratio above its target is reported, not an error).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
+import fcntl
 import json
+import math
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
-from decimal import Decimal, InvalidOperation
+import traceback
 from pathlib import Path
 from typing import Any
 
 from python_checks.project import PROFILES_DIR, PROJECT_DIR
 
+SEED = 42
 TX = "historical_transactions.parquet"
+MERCHANTS = "merchants.csv"
+PARTS = ("part-00000.parquet", "part-00001.parquet")
+SET_INFO = "bench_set.json"
+SAMPLE_SECONDS = 0.2
+TAIL_LINES = 15
+NUMERIC_TOLERANCE = 1e-6
+
+#: ratio name -> (label, limit). The scale ratio's limit is 1.125 x the scale
+#: (4.5 for 4x): at most 12.5% worse than linear.
 TARGETS = {
-    "main_vs_reference": 0.6,
-    "models_vs_reference": 0.4,
-    "incremental_vs_full_models": 0.2,
-    "main_4x_vs_1x": 4.5,
+    "main_vs_reference": ("main job / reference", 0.6),
+    "models_vs_reference": ("model build / reference", 0.4),
+    "incremental_vs_models": ("incremental / full model build", 0.2),
 }
+SCALE_SLACK = 1.125
+
+#: Marts compared with the reference's answers: mart -> key columns. Every
+#: other column of the reference's file is compared as a value.
+COMPARED = {
+    "top_merchants_by_month_city": ("month", "city_id", "rank"),
+    "avg_sale_by_merchant_state": ("merchant_id", "state_id"),
+    "top_hours_by_category": ("category", "rank"),
+    "popular_merchant_cities": ("merchant_id", "city_id"),
+    "city_category_mix": ("city_id", "category"),
+    "city_category_association": (),
+    "advice_cities": ("city_id",),
+    "advice_categories": ("category",),
+    "advice_months": ("month",),
+    "advice_hours": ("hour",),
+    "advice_opening_window": (),
+    "advice_installments": ("scenario", "plan_type", "installments"),
+}
+#: These must be compared for "answers match" to say yes (the brief's minimum).
+REQUIRED = ("top_merchants_by_month_city", "avg_sale_by_merchant_state",
+            "top_hours_by_category")
 
 
-# ---------------------------------------------------------------- processes
+# ------------------------------------------------------------------ processes
 
-def _tree_rss_bytes(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+def _tree_rss(process: Any) -> int:
+    """Resident memory (bytes) of a process and all its descendants."""
+    import psutil
+
+    total = 0
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for member in members:
         try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-        except (OSError, IndexError, ValueError):
+            total += member.memory_info().rss
+        except psutil.Error:
             continue
-    total, stack = 0, [root_pid]
-    page = os.sysconf("SC_PAGE_SIZE")
-    while stack:
-        pid = stack.pop()
-        try:
-            with open(f"/proc/{pid}/statm") as handle:
-                total += int(handle.read().split()[1]) * page
-        except (OSError, IndexError, ValueError):
-            pass
-        stack.extend(children.get(pid, []))
     return total
 
 
-def run_step(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> dict[str, Any]:
-    """Run one command; wall time, exit code, peak process-tree memory, log files."""
+def _tail(path: Path, lines: int = TAIL_LINES) -> str:
+    if not path.exists():
+        return ""
+    with open(path, errors="replace") as handle:
+        return "".join(handle.readlines()[-lines:]).rstrip()
+
+
+def run_step(name: str, command: list[str], *, env: dict[str, str], log_dir: Path,
+             cwd: Path = PROJECT_DIR, timeout: float | None = None) -> dict[str, Any]:
+    """Run one command in its own session; wall time, exit code, peak memory of
+    its process tree; on failure the last lines of its stderr (and stdout)."""
+    import psutil
+
     log_dir.mkdir(parents=True, exist_ok=True)
+    cwd.mkdir(parents=True, exist_ok=True)
     stdout_path, stderr_path = log_dir / f"{name}.out", log_dir / f"{name}.err"
-    print(f"  {name}: {' '.join(command[:6])}{' ...' if len(command) > 6 else ''}", flush=True)
+    shown = " ".join(Path(part).name if i == 0 else part for i, part in enumerate(command))
+    print(f"  {name}: {shown[:150]}{' ...' if len(shown) > 150 else ''}", flush=True)
+    result: dict[str, Any] = {"command": command, "log": str(stdout_path)}
     started = time.perf_counter()
-    with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
-        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=out, stderr=err)
-        peak = [0]
-        done = threading.Event()
+    peak = 0
+    try:
+        with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err,
+                                       start_new_session=True)
+            watched = psutil.Process(process.pid)
+            done = threading.Event()
+            peaks = [0]
 
-        def sample() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], _tree_rss_bytes(process.pid))
-                done.wait(0.2)
+            def sample() -> None:
+                while not done.is_set():
+                    peaks[0] = max(peaks[0], _tree_rss(watched))
+                    done.wait(SAMPLE_SECONDS)
 
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        code = process.wait()
-        done.set()
-        sampler.join()
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            try:
+                code: int | str = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                code = "timeout"
+            except BaseException:
+                _kill_group(process)
+                raise
+            finally:
+                done.set()
+                sampler.join()
+            peak = peaks[0]
+    except OSError as exc:  # the command could not start
+        code = f"not started: {exc}"
     seconds = time.perf_counter() - started
-    result = {"seconds": round(seconds, 1), "exit_code": code,
-              "peak_rss_gib": round(peak[0] / 2**30, 2)}
-    status = "ok" if code == 0 else f"exit {code}"
-    print(f"    {seconds:.1f}s, peak {result['peak_rss_gib']} GiB, {status}", flush=True)
+    result.update(seconds=round(seconds, 1), exit_code=code, ok=code == 0,
+                  peak_rss_gib=round(peak / 2**30, 2))
     if code != 0:
-        tail = (stdout_path.read_text()[-1500:] + stderr_path.read_text()[-1500:]).strip()
-        result["error_tail"] = tail
+        result["stderr_tail"] = _tail(stderr_path)
+        result["stdout_tail"] = _tail(stdout_path)
+    status = "ok" if code == 0 else f"FAILED (exit {code})"
+    print(f"    {seconds:.1f}s, peak {result['peak_rss_gib']} GiB, {status}", flush=True)
     return result
 
 
+def _kill_group(process: subprocess.Popen) -> None:
+    """End the step's own process group (started with start_new_session)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def step_env(root: Path) -> dict[str, str]:
-    """A process environment with its own Spark dir, dbt target and logs."""
+    """A process environment with its own Spark dir, dbt target and logs
+    (tests/python/conftest.py isolated_env), and the project's profile."""
     return {
         **os.environ,
         "BILLUPS_SPARK_DIR": str(root / "spark"),
         "DBT_TARGET_PATH": str(root / "target"),
         "DBT_LOG_PATH": str(root / "logs"),
         "DBT_PROFILES_DIR": str(PROFILES_DIR),
+        "BILLUPS_LOG4J_CONFIG": os.environ.get("BILLUPS_LOG4J_CONFIG",
+                                               str(PROFILES_DIR / "log4j2.properties")),
         "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
     }
 
 
+def _venv_bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
 def dbt_command(*args: str, data_dir: Path) -> list[str]:
-    dbt = Path(sys.executable).parent / "dbt"
-    return [str(dbt), *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir",
+    return [_venv_bin("dbt"), *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir",
             str(PROFILES_DIR), "--target", "local", "--vars",
             json.dumps({"data_dir": str(data_dir)})]
 
 
-def node_times(run_results: Path) -> dict[str, float]:
-    """Execution time per model (seconds) from a run_results.json."""
-    if not run_results.exists():
-        return {}
-    results = json.loads(run_results.read_text())["results"]
-    return {r["unique_id"].split(".")[-1]: round(r["execution_time"], 1)
-            for r in results if r["unique_id"].startswith("model.")}
+def run_results(root: Path) -> list[dict[str, Any]]:
+    path = root / "target" / "run_results.json"
+    try:
+        return json.loads(path.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return []
 
 
-def test_counts(run_results: Path) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    if run_results.exists():
-        for r in json.loads(run_results.read_text())["results"]:
+def model_times(root: Path) -> dict[str, float]:
+    """Execution time (s) per model of the last dbt command in `root`."""
+    return {r["unique_id"].split(".")[-1]: round(r.get("execution_time") or 0.0, 2)
+            for r in run_results(root) if r["unique_id"].startswith("model.")}
+
+
+def test_outcomes(root: Path) -> dict[str, int]:
+    counts = {"pass": 0, "warn": 0, "error": 0, "fail": 0, "skipped": 0}
+    for r in run_results(root):
+        if r["unique_id"].startswith(("test.", "unit_test.")):
             counts[r["status"]] = counts.get(r["status"], 0) + 1
     return counts
 
 
-# ---------------------------------------------------------------- data
+# ------------------------------------------------------------------ data
 
-def prepare_data(scale_dir: Path, rows: int, keep: bool) -> dict[str, Any]:
-    """Generate the set (timed), split its transactions by month into two part
-    files; returns the paths and the generation time."""
+def _months(dates: Any) -> Any:
+    """'yyyy-MM' of each purchase_date string that starts like a date, else null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(dates, pa.string())
+    month = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(text), 0, 7)
+    looks_like = pc.fill_null(pc.match_substring_regex(month, r"^\d{4}-\d{2}$"), False)
+    return pc.if_else(looks_like, month, pa.scalar(None, pa.string()))
+
+
+def split_by_last_month(single_file: Path, folder: Path) -> dict[str, Any]:
+    """Rewrite one transactions file as `folder`/part-00000 (every month but the
+    last) + part-00001 (the last month), streaming, same schema."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from python_checks.generate import generate
+    source = pq.ParquetFile(single_file)
+    last = None
+    for batch in source.iter_batches(columns=["purchase_date"], batch_size=1_000_000):
+        month = pc.max(_months(batch.column(0))).as_py()
+        if month is not None and (last is None or month > last):
+            last = month
+    if last is None:
+        raise ValueError(f"{single_file}: no purchase_date to split on")
+    schema = source.schema_arrow
+    folder.mkdir(parents=True)
+    last_rows: list[pa.RecordBatch] = []
+    rows = [0, 0]
+    with pq.ParquetWriter(folder / PARTS[0], schema, compression="snappy") as writer:
+        for batch in source.iter_batches(batch_size=1_000_000):
+            is_last = pc.fill_null(pc.equal(_months(batch.column("purchase_date")), last), False)
+            earlier = batch.filter(pc.invert(is_last))
+            writer.write_batch(earlier, row_group_size=1_000_000)
+            last_rows.append(batch.filter(is_last))
+            rows[0] += earlier.num_rows
+            rows[1] += last_rows[-1].num_rows
+    pq.write_table(pa.Table.from_batches(last_rows, schema=schema), folder / PARTS[1],
+                   row_group_size=1_000_000, compression="snappy")
+    return {"last_month": last, "part_rows": rows}
 
-    generated = scale_dir / "generated"
+
+def prepare_data(scale_dir: Path, rows: int, keep: bool, log_dir: Path,
+                 timeout: float | None) -> tuple[dict[str, Any], Path | None]:
+    """Generate the set (timed, in its own process) into scale_dir/data and split
+    its transactions into two part files. With `keep`, reuse a set of the same
+    rows and seed. Returns (the step record, the data dir or None on failure)."""
     data = scale_dir / "data"
-    last_part = scale_dir / "last_month.parquet"
-    manifest = generated / "manifest.json"
-    seconds = None
-    if not (keep and manifest.exists()
-            and json.loads(manifest.read_text())["transactions"]["rows"] == rows):
-        shutil.rmtree(scale_dir, ignore_errors=True)
-        print(f"  generate {rows:,} rows", flush=True)
-        started = time.perf_counter()
-        generate(generated, rows=rows)
-        seconds = round(time.perf_counter() - started, 1)
-        print(f"    {seconds}s", flush=True)
-    if not (data / TX / "part-00000.parquet").exists() or not last_part.exists():
-        shutil.rmtree(data, ignore_errors=True)
-        (data / TX).mkdir(parents=True)
-        shutil.copy(generated / "merchants.csv", data / "merchants.csv")
-        table = pq.read_table(generated / TX)
-        month = pc.utf8_slice_codeunits(table.column("purchase_date"), 0, 7)
-        last = pc.max(pc.filter(month, pc.less_equal(month, "2018-02"))).as_py()
-        is_last = pc.fill_null(pc.equal(month, pa.scalar(last)), False)
-        pq.write_table(table.filter(pc.invert(is_last)), data / TX / "part-00000.parquet",
-                       row_group_size=1_000_000)
-        pq.write_table(table.filter(is_last), last_part, row_group_size=1_000_000)
-        (scale_dir / "last_month.txt").write_text(last)
-    return {"data": data, "last_part": last_part, "generate_s": seconds,
-            "last_month": (scale_dir / "last_month.txt").read_text()}
+    info_path = data / SET_INFO
+    held = scale_dir / "hold" / PARTS[1]
+    if held.exists():  # an interrupted incremental step: put the file back
+        os.replace(held, data / TX / PARTS[1])
+    if keep and info_path.exists():
+        info = json.loads(info_path.read_text())
+        if (info.get("rows"), info.get("seed")) == (rows, SEED) and all(
+                (data / TX / part).exists() for part in PARTS) and (data / MERCHANTS).exists():
+            print(f"  generate: kept {data} ({rows:,} rows, generated in "
+                  f"{info['generate']['seconds']}s by an earlier run)", flush=True)
+            return {**info["generate"], "kept": True, "last_month": info["last_month"],
+                    "part_rows": info["part_rows"]}, data
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    code = ("import sys; from pathlib import Path; "
+            "from python_checks.generate import generate; "
+            "generate(Path(sys.argv[1]), rows=int(sys.argv[2]), seed=int(sys.argv[3]))")
+    step = run_step("generate", [sys.executable, "-c", code, str(data), str(rows), str(SEED)],
+                    env=dict(os.environ), log_dir=log_dir, timeout=timeout)
+    step["kept"] = False
+    if not step["ok"]:
+        return step, None
+    single = data / f"{TX}.single"
+    os.replace(data / TX, single)
+    try:
+        step.update(split_by_last_month(single, data / TX))
+    except Exception as exc:  # noqa: BLE001 - recorded, the scale is skipped
+        step.update(ok=False, exit_code="split failed", stderr_tail=f"{type(exc).__name__}: {exc}")
+        return step, None
+    single.unlink()
+    info_path.write_text(json.dumps({
+        "rows": rows, "seed": SEED, "last_month": step["last_month"],
+        "part_rows": step["part_rows"],
+        "generate": {k: step[k] for k in ("seconds", "exit_code", "ok", "peak_rss_gib")},
+    }, indent=2) + "\n")
+    print(f"    split: {step['part_rows'][0]:,} rows before {step['last_month']}, "
+          f"{step['part_rows'][1]:,} in it", flush=True)
+    return step, data
 
 
-# ---------------------------------------------------------------- answers
+# ------------------------------------------------------------------ answers
 
-def _read_csv_dir(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file, or of the part files of a Spark CSV folder."""
-    files = [path] if path.is_file() else sorted(path.glob("part-*.csv"))
+def read_answer(path: Path) -> tuple[list[str], list[dict[str, str]]] | None:
+    """Header and rows of a CSV file, or of the part file(s) of a Spark CSV folder."""
+    files = sorted(path.glob("part-*.csv")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        return None
+    header: list[str] = []
     rows: list[dict[str, str]] = []
     for file in files:
-        with open(file, newline="") as handle:
-            rows += list(csv.DictReader(handle))
-    return rows
+        with open(file, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = header or list(reader.fieldnames or [])
+            rows += list(reader)
+    return header, rows
 
 
-def _norm(value: str) -> str:
+def _number(value: str) -> float | None:
     try:
-        return format(Decimal(value).normalize(), "f") if value != "" else ""
-    except InvalidOperation:
-        return value
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
-def compare_answers(marts_dir: Path, reference_dir: Path) -> dict[str, Any]:
-    """Q1-Q3 of the reference against the exported marts: same rows, exactly."""
-    checks = {
-        "top_merchants_by_month_city": ["month", "city_id", "rank", "merchant_id",
-                                        "merchant_name", "purchase_total", "no_of_sales"],
-        "avg_sale_by_merchant_state": ["rank", "merchant_id", "merchant_name", "state_id",
-                                       "average_amount", "no_of_sales", "purchase_total"],
-        "top_hours_by_category": ["category", "rank", "hour", "purchase_total", "no_of_sales"],
-    }
-    outcome: dict[str, Any] = {"match": True, "details": {}}
-    for mart, columns in checks.items():
-        ours = {tuple(_norm(r[c]) for c in columns)
-                for r in _read_csv_dir(marts_dir / f"{mart}.csv")}
-        theirs = {tuple(_norm(r[c]) for c in columns)
-                  for r in _read_csv_dir(reference_dir / mart)}
-        same = ours == theirs
-        outcome["match"] &= same
-        detail = f"{len(ours)} rows, {'same' if same else 'DIFFERENT'}"
-        if not same:
-            only = sorted(ours - theirs)[:1] + sorted(theirs - ours)[:1]
-            detail += f"; first differences (ours, reference): {only}"
-        outcome["details"][mart] = detail
+def same_value(ours: str, theirs: str) -> bool:
+    """Equal text, or numbers within NUMERIC_TOLERANCE (absolute; and 1e-12
+    relative, for large doubles summed in another order)."""
+    if ours == theirs:
+        return True
+    if ours.lower() in {"true", "false"}:
+        return ours.lower() == theirs.lower()
+    a, b = _number(ours), _number(theirs)
+    if a is None or b is None:
+        return False
+    return abs(a - b) <= max(NUMERIC_TOLERANCE, 1e-12 * max(abs(a), abs(b)))
+
+
+def _key_value(value: str) -> str:
+    number = _number(value)  # 5 and 5.0 are the same key
+    return format(number, ".15g") if number is not None else value
+
+
+def compare_mart(mart: str, keys: tuple[str, ...], marts_dir: Path,
+                 reference_dir: Path) -> dict[str, Any]:
+    """The reference's answer against the exported mart: same keys, same values."""
+    ours = read_answer(marts_dir / f"{mart}.csv")
+    theirs = read_answer(reference_dir / mart)
+    if ours is None or theirs is None:
+        where = "marts" if ours is None else "reference"
+        return {"match": False, "rows": None, "first_difference": f"no {mart} in the {where}"}
+    (our_header, our_rows), (their_header, their_rows) = ours, theirs
+    missing = [c for c in their_header if c not in our_header]
+    if missing:
+        return {"match": False, "rows": len(our_rows),
+                "first_difference": f"columns missing from the mart: {missing}"}
+    values = [c for c in their_header if c not in keys]
+
+    def index(rows: list[dict[str, str]]) -> dict[tuple, dict[str, str]]:
+        return {tuple(_key_value(row[k]) for k in keys): row for row in rows}
+
+    our_index, their_index = index(our_rows), index(their_rows)
+    outcome: dict[str, Any] = {"match": True, "rows": len(our_rows),
+                               "reference_rows": len(their_rows),
+                               "compared_columns": list(their_header), "first_difference": None}
+    if len(our_index) != len(our_rows) or len(their_index) != len(their_rows):
+        outcome.update(match=False, first_difference=f"key {keys} is not unique "
+                       f"(marts {len(our_rows) - len(our_index)} repeats, reference "
+                       f"{len(their_rows) - len(their_index)})")
+        return outcome
+    for key in sorted(set(our_index) | set(their_index)):
+        label = dict(zip(keys, key, strict=True))
+        if key not in their_index or key not in our_index:
+            side = "marts" if key in our_index else "reference"
+            outcome.update(match=False, first_difference=f"{label} only in the {side}")
+            return outcome
+        for column in values:
+            a, b = our_index[key][column], their_index[key][column]
+            if not same_value(a, b):
+                outcome.update(match=False, first_difference=(
+                    f"{label} {column}: marts {a!r}, reference {b!r}"))
+                return outcome
     return outcome
 
 
-# ---------------------------------------------------------------- one scale
+def compare_answers(marts_dir: Path, reference_dir: Path) -> dict[str, Any]:
+    details = {mart: compare_mart(mart, keys, marts_dir, reference_dir)
+               for mart, keys in COMPARED.items()}
+    first = next((f"{mart}: {d['first_difference']}" for mart, d in details.items()
+                  if not d["match"]), None)
+    return {"match": first is None and all(m in details for m in REQUIRED),
+            "first_difference": first, "marts": details}
 
-def bench_scale(scale: int, rows: int, work: Path, all_steps: bool, skip_reference: bool,
-                keep: bool) -> dict[str, Any]:
-    print(f"== scale {scale}x ({rows:,} rows)", flush=True)
+
+# ------------------------------------------------------------------ one scale
+
+def bench_scale(result: dict[str, Any], work: Path, *, keep: bool, skip_reference: bool,
+                full_refresh_flag: bool, timeout: float | None) -> None:
+    """Steps a-f at one scale, recorded into `result` as they finish."""
+    scale, rows = result["scale"], result["rows"]
+    print(f"\n== scale {scale}x: {rows:,} rows", flush=True)
     scale_dir = work / f"scale_{scale}x"
-    data = prepare_data(scale_dir, rows, keep)
-    result: dict[str, Any] = {"scale": scale, "rows": rows, "generate_s": data["generate_s"],
-                              "steps": {}}
-    steps = result["steps"]
     logs = scale_dir / "logs"
-    billups = str(Path(sys.executable).parent / "billups")
+    shutil.rmtree(logs, ignore_errors=True)
+    steps = result["steps"]
+    steps["generate"], data = prepare_data(scale_dir, rows, keep, logs, timeout)
+    if data is None:
+        return
+    result["last_month"] = steps["generate"]["last_month"]
 
-    shutil.copy(data["last_part"], data["data"] / TX / "part-00001.parquet")
-    main_root = scale_dir / "main"
-    shutil.rmtree(main_root, ignore_errors=True)
-    help_text = subprocess.run([billups, "run", "--help"], capture_output=True, text=True).stdout
-    command = [billups, "run", "--data-dir", str(data["data"]), "--output-dir",
+    # b. the main job
+    main_root = fresh(scale_dir / "main")
+    command = [_venv_bin("billups"), "run", "--data-dir", str(data), "--output-dir",
                str(main_root / "output")]
-    if "--full-refresh" in help_text:
+    if full_refresh_flag:
         command.append("--full-refresh")
-    steps["main"] = run_step("main_job", command, step_env(main_root), logs)
+    steps["main"] = run_step("main_job", command, env=step_env(main_root), log_dir=logs,
+                             timeout=timeout)
 
-    if all_steps:
-        models_root = scale_dir / "models"
-        shutil.rmtree(models_root, ignore_errors=True)
-        env = step_env(models_root)
-        steps["models"] = run_step("dbt_run_full", dbt_command(
-            "run", "--full-refresh", data_dir=data["data"]), env, logs)
-        steps["models"]["model_times"] = node_times(models_root / "target" / "run_results.json")
-        steps["tests"] = run_step("dbt_test", dbt_command(
-            "test", "--exclude-resource-type", "unit_test", data_dir=data["data"]), env, logs)
-        steps["tests"]["outcomes"] = test_counts(models_root / "target" / "run_results.json")
-        if steps["tests"]["exit_code"] == 1 and "error" not in steps["tests"]["outcomes"] \
-                and "fail" not in steps["tests"]["outcomes"]:
-            steps["tests"]["exit_code"] = 0  # dbt exits 1 on warnings only
+    # c. model build alone, d. tests alone, e. the one-month incremental refresh,
+    # all in one Spark dir (the tests and the refresh read the built tables).
+    models_root = fresh(scale_dir / "models")
+    env = step_env(models_root)
+    steps["seed"] = run_step("dbt_seed", dbt_command("seed", "--full-refresh", data_dir=data),
+                             env=env, log_dir=logs, timeout=timeout)
+    steps["models"] = run_step("dbt_run_full", dbt_command("run", "--full-refresh",
+                                                           data_dir=data),
+                               env=env, log_dir=logs, timeout=timeout)
+    steps["models"]["model_times"] = model_times(models_root)
+    steps["tests"] = run_step("dbt_test", dbt_command(
+        "test", "--exclude-resource-type", "unit_test", data_dir=data),
+        env=env, log_dir=logs, timeout=timeout)
+    outcomes = test_outcomes(models_root)
+    steps["tests"]["outcomes"] = outcomes
+    if steps["tests"]["exit_code"] == 1 and outcomes["pass"] + outcomes["warn"] > 0 \
+            and not outcomes["error"] and not outcomes["fail"]:
+        steps["tests"].update(ok=True, note="exit 1 with warnings only")
 
-        # The one-month refresh: the last month's part file arrives after a
-        # build of everything before it.
-        (data["data"] / TX / "part-00001.parquet").unlink()
-        incremental_root = scale_dir / "incremental"
-        shutil.rmtree(incremental_root, ignore_errors=True)
-        env = step_env(incremental_root)
-        steps["incremental_setup"] = run_step("dbt_run_without_last_month", dbt_command(
-            "run", "--full-refresh", data_dir=data["data"]), env, logs)
-        shutil.copy(data["last_part"], data["data"] / TX / "part-00001.parquet")
-        steps["incremental"] = run_step("dbt_run_incremental", dbt_command(
-            "run", data_dir=data["data"]), env, logs)
-        steps["incremental"]["model_times"] = node_times(
-            incremental_root / "target" / "run_results.json")
-        steps["incremental"]["month"] = data["last_month"]
+    held = scale_dir / "hold" / PARTS[1]
+    held.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(data / TX / PARTS[1], held)
+    try:
+        steps["incremental_setup"] = run_step(
+            "dbt_run_full_without_last_month", dbt_command("run", "--full-refresh",
+                                                           data_dir=data),
+            env=env, log_dir=logs, timeout=timeout)
+    finally:
+        os.replace(held, data / TX / PARTS[1])
+    steps["incremental"] = run_step("dbt_run_incremental", dbt_command("run", data_dir=data),
+                                    env=env, log_dir=logs, timeout=timeout)
+    steps["incremental"]["model_times"] = model_times(models_root)
+    steps["incremental"]["new_month"] = result["last_month"]
 
+    # f. the reference script, then its answers against the main job's marts
     if not skip_reference:
-        reference_out = scale_dir / "reference_output"
-        shutil.rmtree(reference_out, ignore_errors=True)
+        reference_root = fresh(scale_dir / "reference")
         steps["reference"] = run_step("reference_pyspark", [
             sys.executable, str(PROJECT_DIR / "bench" / "reference_pyspark.py"),
-            "--data-dir", str(data["data"]), "--out-dir", str(reference_out),
-        ], step_env(scale_dir / "reference"), logs)
-        if steps["reference"]["exit_code"] == 0 and steps["main"]["exit_code"] == 0:
-            result["answers"] = compare_answers(main_root / "output" / "marts", reference_out)
-    main_s = steps["main"]["seconds"]
-    result["rows_per_s"] = round(rows / main_s) if main_s else None
-    return result
+            "--data-dir", str(data), "--out-dir", str(reference_root / "answers"),
+        ], env=step_env(reference_root), log_dir=logs, cwd=reference_root, timeout=timeout)
+        if steps["reference"]["ok"] and steps["main"]["ok"]:
+            result["answers"] = compare_answers(main_root / "output" / "marts",
+                                                reference_root / "answers")
+            verdict = "yes" if result["answers"]["match"] else \
+                f"NO: {result['answers']['first_difference']}"
+            print(f"  answers match: {verdict}", flush=True)
 
 
-# ---------------------------------------------------------------- report
-
-def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
-    by_scale = {r["scale"]: r for r in results}
-    out: dict[str, Any] = {}
-    one = by_scale.get(1) or results[0]
-    steps = one["steps"]
-    reference = steps.get("reference", {}).get("seconds")
-    if reference:
-        out["main_vs_reference"] = round(steps["main"]["seconds"] / reference, 2)
-        if "models" in steps:
-            out["models_vs_reference"] = round(steps["models"]["seconds"] / reference, 2)
-    if "incremental" in steps and "models" in steps:
-        out["incremental_vs_full_models"] = round(
-            steps["incremental"]["seconds"] / steps["models"]["seconds"], 2)
-    if 1 in by_scale and 4 in by_scale:
-        out["main_4x_vs_1x"] = round(
-            by_scale[4]["steps"]["main"]["seconds"] / by_scale[1]["steps"]["main"]["seconds"], 2)
-    return {name: {"value": value, "target": TARGETS[name],
-                   "status": "PASS" if value <= TARGETS[name] else "FAIL"}
-            for name, value in out.items()}
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
-def machine() -> dict[str, Any]:
-    def version(command: list[str]) -> str:
+# ------------------------------------------------------------------ report
+
+def _seconds(scale: dict[str, Any], step: str) -> float | None:
+    record = scale["steps"].get(step)
+    return record["seconds"] if record and record.get("ok") else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def add_measures(report: dict[str, Any]) -> None:
+    """Ratios and targets per scale, rows per second, answers."""
+    scales = report["scales"]
+    one = next((s for s in scales if s["scale"] == 1), None)
+    for s in scales:
+        main = _seconds(s, "main")
+        reference = _seconds(s, "reference")
+        models = _seconds(s, "models")
+        values = {
+            "main_vs_reference": _ratio(main, reference),
+            "models_vs_reference": _ratio(models, reference),
+            "incremental_vs_models": _ratio(_seconds(s, "incremental"), models),
+        }
+        checks = {name: {"label": TARGETS[name][0], "value": value, "target": TARGETS[name][1]}
+                  for name, value in values.items()}
+        if s["scale"] != 1:
+            checks["main_vs_main_1x"] = {
+                "label": f"{s['scale']}x main / 1x main",
+                "value": _ratio(main, _seconds(one, "main") if one else None),
+                "target": round(SCALE_SLACK * s["scale"], 3)}
+        for check in checks.values():
+            check["status"] = "-" if check["value"] is None else (
+                "PASS" if check["value"] <= check["target"] else "FAIL")
+        s["targets"] = checks
+        s["rows_per_second_main"] = round(s["rows"] / main) if main else None
+        failed = [name for name, step in s["steps"].items() if not step.get("ok")]
+        s["failed_steps"] = failed
+
+
+def machine_info() -> dict[str, Any]:
+    import psutil
+    import pyspark
+
+    def first_line(command: list[str]) -> str:
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-            return (done.stdout + done.stderr).strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                  cwd=PROJECT_DIR)
+            lines = (done.stdout + done.stderr).strip().splitlines()
+            return lines[0] if lines else "?"
+        except (OSError, subprocess.TimeoutExpired):
             return "?"
 
-    import pyspark
-    from dbt.version import __version__ as dbt_version
+    try:
+        from dbt.version import __version__ as dbt_core
+    except ImportError:
+        dbt_core = "?"
+    try:
+        from dbt.adapters.spark.__version__ import version as dbt_spark
+    except ImportError:
+        dbt_spark = "?"
+    commit = first_line(["git", "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, cwd=PROJECT_DIR).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "java": first_line(["java", "-version"]),
+        "pyspark": pyspark.__version__,
+        "dbt_core": dbt_core,
+        "dbt_spark": dbt_spark,
+        "git_commit": commit + (" + uncommitted changes" if dirty else ""),
+        "env_overrides": {k: v for k, v in os.environ.items()
+                          if k.startswith("BILLUPS_") or k.startswith("SPARK_")},
+    }
 
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    commit = version(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short", "HEAD"])
-    dirty = subprocess.run(["git", "-C", str(PROJECT_DIR), "status", "--porcelain",
-                            "--untracked-files=no"], capture_output=True, text=True).stdout
-    return {"cores": os.cpu_count(), "memory_gib": round(memory, 1),
-            "python": platform.python_version(), "java": version(["java", "-version"]),
-            "pyspark": pyspark.__version__, "dbt_core": dbt_version,
-            "git_commit": commit + ("+uncommitted" if dirty.strip() else "")}
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def markdown(report: dict[str, Any]) -> str:
+    scales = report["scales"]
+    head = "| measure | " + " | ".join(f"{s['scale']}x" for s in scales) + " |"
+    rule = "|---|" + "---:|" * len(scales)
     lines = [f"# Benchmark {report['started_at']}", "",
-             "Machine: " + ", ".join(f"{k} {v}" for k, v in report["machine"].items()), "",
-             "| scale | rows | generate s | main job s | model build s | tests s | "
-             "one-month incremental s | reference s | rows/s (main) | peak GiB main / ref | "
-             "answers match |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in report["scales"]:
-        steps = r["steps"]
+             f"Machine: {report['machine']['cores']} cores, "
+             f"{report['machine']['memory_gib']} GiB RAM, {report['machine']['os']}, "
+             f"{report['machine']['java']}, Python {report['machine']['python']}, "
+             f"pyspark {report['machine']['pyspark']}, dbt-core "
+             f"{report['machine']['dbt_core']}, dbt-spark {report['machine']['dbt_spark']}; "
+             f"commit {report['machine']['git_commit']}. Load average at start / end: "
+             f"{report['load_average_start']} / {report.get('load_average_end', '-')}.",
+             "", head, rule]
 
-        def sec(name: str, steps: dict = steps) -> str:
-            step = steps.get(name)
-            if not step:
-                return "-"
-            return f"{step['seconds']}" + ("" if step["exit_code"] == 0 else " (failed)")
+    def step_cell(s: dict[str, Any], step: str) -> str:
+        record = s["steps"].get(step)
+        if record is None:
+            return "-"
+        if not record.get("ok"):
+            return f"FAILED ({record['exit_code']})"
+        text = _fmt(record["seconds"])
+        return text + (" (kept)" if record.get("kept") else "")
 
-        peak = (f"{steps['main']['peak_rss_gib']} / "
-                f"{steps.get('reference', {}).get('peak_rss_gib', '-')}")
-        answers = r.get("answers", {}).get("match")
-        lines.append(
-            f"| {r['scale']}x | {r['rows']:,} | {r['generate_s'] or '(kept)'} | {sec('main')} | "
-            f"{sec('models')} | {sec('tests')} | {sec('incremental')} | {sec('reference')} | "
-            f"{r['rows_per_s'] or '-':,} | {peak} | "
-            f"{'-' if answers is None else ('yes' if answers else 'NO')} |")
-    lines += ["", "| target | value | limit | status |", "|---|---:|---:|---|"]
-    for name, check in report["ratios"].items():
-        lines.append(f"| {name} | {check['value']} | {check['target']} | {check['status']} |")
-    for r in report["scales"]:
-        for step in ("models", "incremental"):
-            times = r["steps"].get(step, {}).get("model_times")
-            if not times:
-                continue
-            what = ("dbt run --full-refresh" if step == "models"
-                    else "dbt run after the last month arrives")
-            lines += ["", f"### {r['scale']}x: time per model, {step} ({what})",
-                      "", "| model | s |", "|---|---:|"]
-            lines += [f"| {name} | {seconds} |" for name, seconds in
-                      sorted(times.items(), key=lambda item: -item[1])]
-        if r.get("answers"):
-            lines += ["", f"### {r['scale']}x: reference answers vs marts", ""]
-            lines += [f"- {mart}: {detail}" for mart, detail in r["answers"]["details"].items()]
-    failed = [f"{r['scale']}x {name}" for r in report["scales"]
-              for name, step in r["steps"].items() if step["exit_code"] != 0]
-    if failed:
-        lines += ["", "Failed steps: " + ", ".join(failed)]
+    def row(label: str, cells: list[str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    row("rows", [_fmt(s["rows"]) for s in scales])
+    for step, label in (("generate", "generation s"),
+                        ("main", "main job s (`billups run --full-refresh`)"),
+                        ("models", "model build s (`dbt run --full-refresh`)"),
+                        ("tests", "tests s (`dbt test`)"),
+                        ("incremental", "one-month incremental s (`dbt run`)"),
+                        ("reference", "reference PySpark s")):
+        row(label, [step_cell(s, step) for s in scales])
+    names = list(TARGETS) + ["main_vs_main_1x"]
+    for name in names:
+        checks = [s.get("targets", {}).get(name) for s in scales]
+        if not any(checks):
+            continue
+        label = next(c["label"] for c in checks if c)
+        if name == "main_vs_main_1x":
+            label = "Nx main / 1x main"
+        cells = ["-" if c is None or c["value"] is None
+                 else f"{c['value']:.2f} (<= {c['target']:g}) {c['status']}" for c in checks]
+        row(label, cells)
+    row("rows per second, main job", [_fmt(s.get("rows_per_second_main")) for s in scales])
+    for step, label in (("main", "peak memory GiB, main job"),
+                        ("reference", "peak memory GiB, reference")):
+        row(label, [_fmt(s["steps"][step]["peak_rss_gib"], 2) if step in s["steps"] else "-"
+                    for s in scales])
+    tests = []
+    for s in scales:
+        outcome = s["steps"].get("tests", {}).get("outcomes")
+        tests.append("-" if not outcome else
+                     f"{outcome['pass']} pass, {outcome['warn']} warn, "
+                     f"{outcome['error'] + outcome['fail']} fail/error")
+    row("dbt test outcomes", tests)
+    answers = []
+    for s in scales:
+        a = s.get("answers")
+        answers.append("-" if a is None else "yes" if a["match"] else "NO")
+    row("answers match (reference vs marts)", answers)
+
+    for s in scales:
+        full = s["steps"].get("models", {}).get("model_times") or {}
+        incremental = s["steps"].get("incremental", {}).get("model_times") or {}
+        if full or incremental:
+            lines += ["", f"## {s['scale']}x: time per model (s), slowest first", "",
+                      "| model | full build | incremental |", "|---|---:|---:|"]
+            for model in sorted(set(full) | set(incremental),
+                                key=lambda m: (-full.get(m, 0.0), m)):
+                lines.append(f"| {model} | {_fmt(full.get(model), 2)} | "
+                             f"{_fmt(incremental.get(model), 2)} |")
+            lines.append(f"| **sum** | {_fmt(sum(full.values()), 2)} | "
+                         f"{_fmt(sum(incremental.values()), 2)} |")
+        if s.get("answers"):
+            lines += ["", f"## {s['scale']}x: reference answers vs exported marts", "",
+                      "| mart | rows | match | first difference |", "|---|---:|---|---|"]
+            for mart, d in s["answers"]["marts"].items():
+                lines.append(f"| {mart} | {_fmt(d.get('rows'))} | "
+                             f"{'yes' if d['match'] else 'NO'} | "
+                             f"{(d['first_difference'] or '').replace('|', '/')} |")
+        failed = s.get("failed_steps") or []
+        if failed:
+            lines += ["", f"## {s['scale']}x: failed steps", ""]
+            for name in failed:
+                step = s["steps"][name]
+                lines += [f"- {name}: exit {step['exit_code']} after {step.get('seconds')}s, "
+                          f"log {step.get('log', '-')}"]
+                for stream in ("stderr", "stdout"):
+                    if step.get(f"{stream}_tail"):
+                        lines += ["", f"  last lines of {stream}:", "", "```",
+                                  step[f"{stream}_tail"], "```"]
+    lines += ["", "Targets: main job / reference <= 0.6, model build / reference <= 0.4, "
+              "incremental / full model build <= 0.2, Nx main / 1x main <= 1.125 N "
+              "(4.5 at 4x). Answers: the reference's 12 answers against the exported marts, "
+              f"same keys and values within {NUMERIC_TOLERANCE:g}."]
     return "\n".join(lines) + "\n"
 
+
+# ------------------------------------------------------------------ main
 
 def main(argv: list[str] | None = None) -> int:
     from python_checks.generate import FULL_ROWS
 
-    parser = argparse.ArgumentParser(prog="python -m python_checks.bench",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", default="1,4", help="comma-separated multiples of the "
-                        "full-scale set (7,274,367 rows)")
-    parser.add_argument("--rows", type=int, help="rows of the 1x set (a quick small run)")
-    parser.add_argument("--work-dir", type=Path, default=PROJECT_DIR / "bench" / "work")
+    parser = argparse.ArgumentParser(
+        prog="python -m python_checks.bench",
+        description="Benchmark the dbt project against a hand-written PySpark script.")
+    parser.add_argument("--scales", default="1,4",
+                        help="comma-separated multiples of the full-scale set (default 1,4)")
+    parser.add_argument("--rows", type=int, default=FULL_ROWS,
+                        help=f"rows of the 1x set (default {FULL_ROWS:,}); e.g. 200000 for a "
+                             "quick run")
+    parser.add_argument("--work-dir", type=Path, default=PROJECT_DIR / "bench" / "work",
+                        help="generated sets, Spark dirs, logs (default bench/work, git-ignored)")
     parser.add_argument("--results-dir", type=Path, default=PROJECT_DIR / "bench" / "results")
-    parser.add_argument("--all-steps", action="store_true",
-                        help="model build, tests and incremental at every scale, not only 1x")
-    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--skip-reference", action="store_true",
+                        help="do not run the reference script (no ratios against it)")
     parser.add_argument("--keep-data", action="store_true",
-                        help="reuse the generated sets of an earlier bench run")
+                        help="reuse sets generated by an earlier run (same rows and seed)")
+    parser.add_argument("--step-timeout", type=float, default=4 * 3600,
+                        help="seconds before a step is stopped and recorded as failed")
     args = parser.parse_args(argv)
+    try:
+        scales = sorted({int(s) for s in args.scales.split(",") if s.strip()})
+    except ValueError:
+        parser.error(f"--scales: expected integers like 1,4, got {args.scales!r}")
+    if not scales or min(scales) < 1 or args.rows < 1_000:
+        parser.error("--scales must be positive integers and --rows at least 1000")
+
+    work = args.work_dir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    lock = open(work / ".bench.lock", "a+")  # noqa: SIM115 - held until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        print(f"error: another bench is running in {work} ({lock.read().strip()}); wait for "
+              "it or pass another --work-dir", file=sys.stderr)
+        return 2
+    lock.truncate(0)
+    lock.write(f"pid {os.getpid()}, started {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}\n")
+    lock.flush()
     started = dt.datetime.now(dt.UTC)
-    scales = [int(s) for s in args.scales.split(",") if s.strip()]
-    base_rows = args.rows or FULL_ROWS
-    report: dict[str, Any] = {"started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                              "machine": machine(), "scales": []}
+    report: dict[str, Any] = {
+        "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "arguments": {"scales": scales, "rows_1x": args.rows, "seed": SEED,
+                      "skip_reference": args.skip_reference, "keep_data": args.keep_data},
+        "machine": machine_info(),
+        "load_average_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "scales": [],
+    }
+    help_text = subprocess.run([_venv_bin("billups"), "run", "--help"], capture_output=True,
+                               text=True, cwd=PROJECT_DIR).stdout
+    full_refresh_flag = "--full-refresh" in help_text
+    report["arguments"]["main_job_full_refresh"] = full_refresh_flag
+    print(f"bench: scales {scales}, 1x = {args.rows:,} rows, work dir {work}", flush=True)
     for scale in scales:
-        report["scales"].append(bench_scale(
-            scale, base_rows * scale, args.work_dir, all_steps=args.all_steps or scale == 1,
-            skip_reference=args.skip_reference, keep=args.keep_data))
-    report["ratios"] = ratios(report["scales"])
+        result: dict[str, Any] = {"scale": scale, "rows": args.rows * scale, "steps": {}}
+        report["scales"].append(result)
+        try:
+            bench_scale(result, work, keep=args.keep_data, skip_reference=args.skip_reference,
+                        full_refresh_flag=full_refresh_flag, timeout=args.step_timeout)
+        except Exception as exc:  # noqa: BLE001 - recorded; the next scale still runs
+            traceback.print_exc()
+            result["steps"]["harness"] = {
+                "ok": False, "exit_code": "exception", "seconds": None,
+                "stderr_tail": "".join(traceback.format_exception(exc)[-TAIL_LINES:]).rstrip()}
+    report["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report["load_average_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    add_measures(report)
+
     text = markdown(report)
     print("\n" + text)
-    args.results_dir.mkdir(parents=True, exist_ok=True)
+    results = args.results_dir.resolve()
+    results.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     for name in (f"bench-{stamp}", "latest"):
-        (args.results_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-        (args.results_dir / f"{name}.md").write_text(text)
-    print(f"written to {args.results_dir}/bench-{stamp}.{{json,md}} and latest.{{json,md}}")
-    failed = any(step["exit_code"] != 0 for r in report["scales"] for step in r["steps"].values())
-    return 1 if failed else 0
+        (results / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        (results / f"{name}.md").write_text(text)
+    print(f"written: {results}/bench-{stamp}.{{json,md}} and latest.{{json,md}}")
+    failed = [f"{s['scale']}x {name}" for s in report["scales"] for name in s["failed_steps"]]
+    mismatched = [f"{s['scale']}x" for s in report["scales"]
+                  if s.get("answers") and not s["answers"]["match"]]
+    if failed:
+        print("failed steps: " + ", ".join(failed))
+    if mismatched:
+        print("answers differ at: " + ", ".join(mismatched))
+    return 1 if failed or mismatched else 0
 
 
 if __name__ == "__main__":
