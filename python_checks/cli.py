@@ -106,7 +106,7 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
     """Re-run the data-quality metrics and every dbt test on the built tables,
     write OUTPUT_DIR/quality/quality_report.{json,md,html}. Exit 0 all pass, 1 on
     warnings with --strict, 2 on any error."""
-    from python_checks.pipeline import check_inputs, check_metastore_free
+    from python_checks.pipeline import check_inputs, check_metastore_free, check_thrift_reachable
     from python_checks.project import invoke_dbt
     from python_checks.quality import collect_quality, format_table, write_quality_report
 
@@ -116,6 +116,8 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
         inputs = check_inputs(data_dir)
         if target == "local":
             check_metastore_free()
+        else:
+            check_thrift_reachable()
         click.echo("==> dbt run (quality metrics) and dbt test")
         metrics = invoke_dbt(["run", "--select", "path:models/quality"], target=target,
                              dbt_vars=dbt_vars)
@@ -166,7 +168,7 @@ def docs(data_dir: Path, target: str, serve: bool, port: int) -> None:
 
     from python_checks.docs import missing_descriptions
     from python_checks.docs import serve as serve_site
-    from python_checks.pipeline import check_inputs, check_metastore_free
+    from python_checks.pipeline import check_inputs, check_metastore_free, check_thrift_reachable
     from python_checks.project import invoke_dbt, target_dir
 
     # The generated site would otherwise load dbt's usage tracker from the internet.
@@ -176,6 +178,8 @@ def docs(data_dir: Path, target: str, serve: bool, port: int) -> None:
         check_inputs(data_dir)
         if target == "local":
             check_metastore_free()
+        else:
+            check_thrift_reachable()
     except PipelineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -233,10 +237,6 @@ def report(output_dir: Path, run_results: Path | None) -> None:
                f"charts: {len(paths.charts)} in {output_dir / 'charts'}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command()
 @click.argument("action", type=click.Choice(["up", "down", "status"]))
 def cluster(action: str) -> None:
@@ -256,3 +256,8 @@ def cluster(action: str) -> None:
     except PipelineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+# Last, so `python -m python_checks.cli` sees every command defined above.
+if __name__ == "__main__":
+    main()

@@ -7,15 +7,23 @@ ignored): logs/, pids/, the Thrift server's warehouse and Derby metastore.
 Ports come from the environment (defaults in brackets): BILLUPS_SPARK_MASTER_PORT
 [7077], BILLUPS_SPARK_MASTER_UI_PORT [18080], BILLUPS_SPARK_WORKER_UI_PORT
 [18081], BILLUPS_THRIFT_PORT [10000] (the one the dbt `cluster` target reads).
+The web UIs stay off 8080, which `make docs` serves on. Sizes:
+BILLUPS_SPARK_WORKER_CORES [all], BILLUPS_SPARK_WORKER_MEMORY [6g],
+BILLUPS_SPARK_EXECUTOR_MEMORY [5g], BILLUPS_THRIFT_DRIVER_MEMORY [2g]; the SQL
+settings follow the local profile's (BILLUPS_SHUFFLE_PARTITIONS [8],
+BILLUPS_MAX_PARTITION_BYTES [16m]) so both targets plan alike.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +31,14 @@ from python_checks.project import PROFILES_DIR, PROJECT_DIR, PipelineError
 
 HOST = "127.0.0.1"
 THRIFT_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+# The main class each component runs: it is on the command line from the
+# spark-class script to the JVM it execs, and tells our process from an
+# unrelated one that got the recorded pid after a reboot.
+MAIN_CLASSES = {
+    "master": "org.apache.spark.deploy.master.Master",
+    "worker": "org.apache.spark.deploy.worker.Worker",
+    "thriftserver": THRIFT_CLASS,
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,9 @@ class ClusterConfig:
     worker_cores: int
     worker_memory: str
     executor_memory: str
+    driver_memory: str
+    shuffle_partitions: int
+    max_partition_bytes: str
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ClusterConfig:
@@ -48,6 +67,9 @@ class ClusterConfig:
             worker_cores=int(env.get("BILLUPS_SPARK_WORKER_CORES", os.cpu_count() or 2)),
             worker_memory=env.get("BILLUPS_SPARK_WORKER_MEMORY", "6g"),
             executor_memory=env.get("BILLUPS_SPARK_EXECUTOR_MEMORY", "5g"),
+            driver_memory=env.get("BILLUPS_THRIFT_DRIVER_MEMORY", "2g"),
+            shuffle_partitions=int(env.get("BILLUPS_SHUFFLE_PARTITIONS", 8)),
+            max_partition_bytes=env.get("BILLUPS_MAX_PARTITION_BYTES", "16m"),
         )
 
     @property
@@ -83,12 +105,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _read_pid(config: ClusterConfig, name: str) -> int | None:
+    """The recorded pid of a component, if that process still runs it."""
     path = config.path("pids", f"{name}.pid")
     try:
         pid = int(path.read_text().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read().decode(errors="replace")
     except (OSError, ValueError):
         return None
-    return pid if _pid_alive(pid) else None
+    return pid if MAIN_CLASSES[name] in command and _pid_alive(pid) else None
 
 
 def _env(config: ClusterConfig) -> dict[str, str]:
@@ -99,6 +124,9 @@ def _env(config: ClusterConfig) -> dict[str, str]:
         "SPARK_LOG_DIR": str(config.path("logs")),
         # The master and worker daemons need little heap.
         "SPARK_DAEMON_MEMORY": "512m",
+        # The master's REST submission server (port 6066) is not used here and
+        # would clash with a second cluster on the machine (a test's, say).
+        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
     }
 
 
@@ -122,17 +150,20 @@ def _wait(config: ClusterConfig, name: str, pid: int, ready, timeout: float) -> 
         if not _pid_alive(pid):
             break
         time.sleep(1)
+    what = "exited" if not _pid_alive(pid) else f"did not come up within {timeout:.0f}s"
     log = config.path("logs", f"{name}.log")
     tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
     down(config, quiet=True)
     raise PipelineError(
-        f"the Spark {name} did not come up within {timeout:.0f}s; its log is {log}"
+        f"the Spark {name} {what}; its log is {log}"
         + ("\n    " + "\n    ".join(tail) if tail else "")
     )
 
 
-def thrift_answers(port: int, timeout: float = 10) -> bool:
-    """True when a Thrift server on the port runs a real query."""
+def thrift_answers(port: int) -> bool:
+    """True when a Thrift server on the port runs a real query: one with a
+    shuffle, so it needs an executor on the worker, not only the driver
+    (`select 1` is answered by the driver alone, before any worker joined)."""
     if not _port_open(port):
         return False
     try:
@@ -141,12 +172,23 @@ def thrift_answers(port: int, timeout: float = 10) -> bool:
         connection = hive.connect(host=HOST, port=port, username="billups")
         try:
             cursor = connection.cursor()
-            cursor.execute("select 1")
-            return cursor.fetchall() == [(1,)]
+            cursor.execute("select count(distinct id % 7) from range(0, 1000, 1, 2)")
+            return cursor.fetchall() == [(7,)]
         finally:
             connection.close()
     except Exception:  # noqa: BLE001 - not up yet, whatever the protocol says
         return False
+
+
+def alive_workers(config: ClusterConfig) -> int:
+    """Workers registered with the master, from its web UI's JSON (0 if it
+    does not answer)."""
+    url = f"http://{HOST}:{config.master_ui_port}/json/"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(json.load(response).get("aliveworkers", 0))
+    except (OSError, ValueError):
+        return 0
 
 
 COMPONENTS = ("master", "worker", "thriftserver")
@@ -155,6 +197,9 @@ COMPONENTS = ("master", "worker", "thriftserver")
 def up(config: ClusterConfig | None = None, echo=print, timeout: float = 240) -> None:
     """Start master, worker and Thrift server; return when the server answers."""
     config = config or ClusterConfig.from_env()
+    if shutil.which("java") is None and "JAVA_HOME" not in os.environ:
+        raise PipelineError("Java (17) is required by Spark but 'java' is not on PATH: install "
+                            "it, e.g. apt-get install openjdk-17-jre-headless.")
     running = {name: _read_pid(config, name) for name in COMPONENTS}
     if all(running.values()) and thrift_answers(config.thrift_port):
         echo(f"cluster already up: Spark Thrift Server on {HOST}:{config.thrift_port}, "
@@ -171,8 +216,9 @@ def up(config: ClusterConfig | None = None, echo=print, timeout: float = 240) ->
     }
     for what, (port, variable) in ports.items():
         if _port_open(port):
+            guess = " (by another Thrift server?)" if what == "Thrift server" else ""
             raise PipelineError(
-                f"port {port} ({what}) is taken by another process: stop it, or set "
+                f"port {port} ({what}) is taken{guess}: stop what listens there, or set "
                 f"{variable} to a free port (the dbt cluster target reads BILLUPS_THRIFT_PORT)."
             )
     for folder in ("logs", "pids", "work"):
@@ -181,16 +227,19 @@ def up(config: ClusterConfig | None = None, echo=print, timeout: float = 240) ->
     started = time.monotonic()
 
     pid = _start(config, "master", [
-        str(bin_dir / "spark-class"), "org.apache.spark.deploy.master.Master",
+        str(bin_dir / "spark-class"), MAIN_CLASSES["master"],
         "--host", HOST, "--port", str(config.master_port),
         "--webui-port", str(config.master_ui_port)])
-    _wait(config, "master", pid, lambda: _port_open(config.master_port), 60)
+    _wait(config, "master", pid, lambda: _port_open(config.master_port), 120)
 
     pid = _start(config, "worker", [
-        str(bin_dir / "spark-class"), "org.apache.spark.deploy.worker.Worker",
+        str(bin_dir / "spark-class"), MAIN_CLASSES["worker"],
         config.master_url, "--host", HOST, "--cores", str(config.worker_cores),
         "--memory", config.worker_memory, "--webui-port", str(config.worker_ui_port),
         "--work-dir", str(config.path("work"))])
+    # The Thrift server's first query would otherwise wait silently for an
+    # executor that never comes (a worker that died on start).
+    _wait(config, "worker", pid, lambda: alive_workers(config) > 0, 120)
 
     warehouse, metastore = config.path("warehouse"), config.path("metastore_db")
     log4j = PROFILES_DIR / "log4j2.properties"
@@ -203,16 +252,23 @@ def up(config: ClusterConfig | None = None, echo=print, timeout: float = 240) ->
         "spark.executor.extraJavaOptions": f"-Dlog4j2.configurationFile={log4j}",
         "spark.executor.memory": config.executor_memory,
         "spark.cores.max": str(config.worker_cores),
+        # The same SQL settings as the local profile, so both targets plan alike.
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": "8",
+        "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
         "spark.sql.adaptive.enabled": "true",
-        "spark.sql.files.maxPartitionBytes": "16m",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.sql.files.maxPartitionBytes": config.max_partition_bytes,
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # dbt-spark turns ANSI mode off in every session it opens; the Thrift
+        # server ignores that plain session key (profiles.yml sets it the way
+        # the server reads), so make it the server's default too.
+        "spark.sql.ansi.enabled": "false",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
     }
     command = [str(bin_dir / "spark-submit"), "--class", THRIFT_CLASS,
                "--master", config.master_url, "--name", "billups-thrift-server",
-               "--driver-memory", "2g"]
+               "--driver-memory", config.driver_memory]
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     command += ["spark-internal", "--hiveconf", f"hive.server2.thrift.port={config.thrift_port}",
@@ -252,10 +308,15 @@ def down(config: ClusterConfig | None = None, echo=print, quiet: bool = False) -
 def status(config: ClusterConfig | None = None, echo=print) -> bool:
     """Print what runs; True when the Thrift server answers."""
     config = config or ClusterConfig.from_env()
+    ports = {"master": f"{config.master_url}, web UI http://{HOST}:{config.master_ui_port}",
+             "worker": f"web UI http://{HOST}:{config.worker_ui_port}",
+             "thriftserver": f"{HOST}:{config.thrift_port}"}
     for name in COMPONENTS:
         pid = _read_pid(config, name)
-        echo(f"{name:13s} {'pid ' + str(pid) if pid else 'not running'}")
+        echo(f"{name:13s} {'pid ' + str(pid) + '  ' + ports[name] if pid else 'not running'}")
     answering = thrift_answers(config.thrift_port)
+    workers = alive_workers(config)
     echo(f"Thrift server on {HOST}:{config.thrift_port}: "
-         f"{'answers queries' if answering else 'not answering'}")
+         f"{'answers queries' if answering else 'not answering'}; "
+         f"{workers} worker(s) registered; logs in {config.path('logs')}")
     return answering
