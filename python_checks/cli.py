@@ -243,7 +243,8 @@ def cluster(action: str) -> None:
     """Start, stop or show the local Spark cluster (standalone master, one worker,
     Spark Thrift Server) that `--target cluster` builds through. State and logs
     in BILLUPS_CLUSTER_DIR (default .cluster/); ports from BILLUPS_THRIFT_PORT,
-    BILLUPS_SPARK_MASTER_PORT, BILLUPS_SPARK_MASTER_UI_PORT, BILLUPS_SPARK_WORKER_UI_PORT."""
+    BILLUPS_SPARK_MASTER_PORT, BILLUPS_SPARK_MASTER_UI_PORT, BILLUPS_SPARK_WORKER_UI_PORT.
+    `status` exits 1 when the Thrift server does not answer."""
     from python_checks import cluster as local_cluster
 
     try:

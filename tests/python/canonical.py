@@ -4,7 +4,11 @@ Two builds (local vs cluster, incremental vs full refresh, other shuffle
 partitions or input order) must give the same mart contents; the row order of
 a CSV export and the last bits of a double aggregated in another order may
 differ. The canonical form sorts the rows and writes every non-integer number
-with 10 significant digits; an empty cell (null) stays distinct from any value.
+with 10 significant digits (and a residue below 1e-12, what cancellation in
+another order leaves of a zero, as 0); integers and text are kept verbatim. An
+empty cell stays distinct from every value: the export writes null and the
+empty string alike as an empty cell (nullValue and emptyValue '' in
+macros/export_models.sql), so that is the one spelling of "no value" there is.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ def _canonical_value(value: str) -> str:
         number = float(value)
     except ValueError:
         return value
+    if abs(number) < 1e-12:  # also folds -0.0 into 0
+        return "0"
     return format(number, ".10g")
 
 
