@@ -83,22 +83,33 @@ def check_inputs(data_dir: Path) -> dict[str, Path]:
     return paths
 
 
+LOCK_WAIT_SECONDS = 20
+
+
 def check_metastore_free() -> None:
     """Derby lets one JVM at a time open the metastore. Probe its lock file so a
     second run on the same directory gets a clear message, not a Java trace."""
     lock = spark_dir() / "metastore_db" / "dbex.lck"
     if not lock.exists():
         return
+    # The JVM of a run that just ended can hold the lock a few seconds after
+    # its Python process has exited: back-to-back runs wait for it.
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
     with open(lock, "a") as handle:
-        try:
-            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise PipelineError(
-                f"the Spark metastore in {spark_dir()} is in use by another process "
-                "(a dbt or billups run on the same project). Wait for it to finish, or give "
-                "this run its own directory: BILLUPS_SPARK_DIR=/some/other/dir."
-            ) from exc
-        fcntl.lockf(handle, fcntl.LOCK_UN)
+        while True:
+            try:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if time.monotonic() >= deadline:
+                    raise PipelineError(
+                        f"the Spark metastore in {spark_dir()} is in use by another process "
+                        "(a dbt or billups run on the same project). Wait for it to finish, "
+                        "or give this run its own directory: BILLUPS_SPARK_DIR=/some/other/dir."
+                    ) from exc
+                time.sleep(1)
+                continue
+            fcntl.lockf(handle, fcntl.LOCK_UN)
+            return
 
 
 def check_thrift_reachable() -> None:

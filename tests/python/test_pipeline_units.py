@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import python_checks.pipeline as pipeline_module
 from python_checks import pipeline
 from python_checks.pipeline import (
     PipelineError,
@@ -33,6 +34,8 @@ def test_locked_metastore_gives_an_actionable_message(tmp_path: Path, monkeypatc
     lock.parent.mkdir(parents=True)
     lock.touch()
     monkeypatch.setenv("BILLUPS_SPARK_DIR", str(tmp_path))
+    # A lock held after the wait for a just-finished run's JVM to let go.
+    monkeypatch.setattr(pipeline_module, "LOCK_WAIT_SECONDS", 2)
     check_metastore_free()  # nobody holds it: no error
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)],
                               stdout=subprocess.PIPE, text=True)
