@@ -2,7 +2,8 @@
 script, at the full scale (1x = 7,274,367 rows) and at 4x.
 
     python -m python_checks.bench [--scales 1,4] [--rows N] [--work-dir bench/work]
-        [--results-dir bench/results] [--skip-reference] [--keep-data]
+        [--results-dir bench/results] [--steps main,models,tests,incremental,reference]
+        [--skip-reference] [--keep-data]
 
 Per scale, each step is its own process with its own Spark warehouse, Derby
 metastore, dbt target and logs (under --work-dir), so no step's JVM or cache
@@ -56,6 +57,8 @@ TX = "historical_transactions.parquet"
 MERCHANTS = "merchants.csv"
 PARTS = ("part-00000.parquet", "part-00001.parquet")
 SET_INFO = "bench_set.json"
+#: The timed steps, in the order they run (generation always runs).
+STEPS = ("main", "models", "tests", "incremental", "reference")
 SAMPLE_SECONDS = 0.2
 TAIL_LINES = 15
 NUMERIC_TOLERANCE = 1e-6
@@ -415,9 +418,10 @@ def compare_answers(marts_dir: Path, reference_dir: Path) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ one scale
 
-def bench_scale(result: dict[str, Any], work: Path, *, keep: bool, skip_reference: bool,
+def bench_scale(result: dict[str, Any], work: Path, *, keep: bool, steps_wanted: set[str],
                 full_refresh_flag: bool, timeout: float | None) -> None:
-    """Steps a-f at one scale, recorded into `result` as they finish."""
+    """Steps a-f at one scale (those in `steps_wanted`), recorded into `result` as
+    they finish."""
     scale, rows = result["scale"], result["rows"]
     print(f"\n== scale {scale}x: {rows:,} rows", flush=True)
     scale_dir = work / f"scale_{scale}x"
@@ -430,33 +434,51 @@ def bench_scale(result: dict[str, Any], work: Path, *, keep: bool, skip_referenc
     result["last_month"] = steps["generate"]["last_month"]
 
     # b. the main job
-    main_root = fresh(scale_dir / "main")
-    command = [_venv_bin("billups"), "run", "--data-dir", str(data), "--output-dir",
-               str(main_root / "output")]
-    if full_refresh_flag:
-        command.append("--full-refresh")
-    steps["main"] = run_step("main_job", command, env=step_env(main_root), log_dir=logs,
-                             timeout=timeout)
+    main_root = scale_dir / "main"
+    if "main" in steps_wanted:
+        fresh(main_root)
+        command = [_venv_bin("billups"), "run", "--data-dir", str(data), "--output-dir",
+                   str(main_root / "output")]
+        if full_refresh_flag:
+            command.append("--full-refresh")
+        steps["main"] = run_step("main_job", command, env=step_env(main_root), log_dir=logs,
+                                 timeout=timeout)
 
     # c. model build alone, d. tests alone, e. the one-month incremental refresh,
     # all in one Spark dir (the tests and the refresh read the built tables).
-    models_root = fresh(scale_dir / "models")
+    models_root = scale_dir / "models"
     env = step_env(models_root)
-    steps["seed"] = run_step("dbt_seed", dbt_command("seed", "--full-refresh", data_dir=data),
-                             env=env, log_dir=logs, timeout=timeout)
-    steps["models"] = run_step("dbt_run_full", dbt_command("run", "--full-refresh",
-                                                           data_dir=data),
-                               env=env, log_dir=logs, timeout=timeout)
-    steps["models"]["model_times"] = model_times(models_root)
-    steps["tests"] = run_step("dbt_test", dbt_command(
-        "test", "--exclude-resource-type", "unit_test", data_dir=data),
-        env=env, log_dir=logs, timeout=timeout)
-    outcomes = test_outcomes(models_root)
-    steps["tests"]["outcomes"] = outcomes
-    if steps["tests"]["exit_code"] == 1 and outcomes["pass"] + outcomes["warn"] > 0 \
-            and not outcomes["error"] and not outcomes["fail"]:
-        steps["tests"].update(ok=True, note="exit 1 with warnings only")
+    if steps_wanted & {"models", "tests", "incremental"}:
+        fresh(models_root)
+        steps["seed"] = run_step("dbt_seed", dbt_command("seed", "--full-refresh",
+                                                         data_dir=data),
+                                 env=env, log_dir=logs, timeout=timeout)
+    if steps_wanted & {"models", "tests"}:
+        steps["models"] = run_step("dbt_run_full", dbt_command("run", "--full-refresh",
+                                                               data_dir=data),
+                                   env=env, log_dir=logs, timeout=timeout)
+        steps["models"]["model_times"] = model_times(models_root)
+    if "tests" in steps_wanted:
+        steps["tests"] = run_step("dbt_test", dbt_command(
+            "test", "--exclude-resource-type", "unit_test", data_dir=data),
+            env=env, log_dir=logs, timeout=timeout)
+        outcomes = test_outcomes(models_root)
+        steps["tests"]["outcomes"] = outcomes
+        if steps["tests"]["exit_code"] == 1 and outcomes["pass"] + outcomes["warn"] > 0 \
+                and not outcomes["error"] and not outcomes["fail"]:
+            steps["tests"].update(ok=True, note="exit 1 with warnings only")
+    if "incremental" in steps_wanted:
+        one_month_refresh(result, data, scale_dir, env, logs, timeout)
+    if "reference" in steps_wanted:
+        run_reference(result, data, scale_dir, main_root, logs, timeout)
 
+
+def one_month_refresh(result: dict[str, Any], data: Path, scale_dir: Path,
+                      env: dict[str, str], logs: Path, timeout: float | None) -> None:
+    """e. Build without the last month's part file (untimed), put it back, time
+    the incremental `dbt run` that picks it up."""
+    steps = result["steps"]
+    models_root = scale_dir / "models"
     held = scale_dir / "hold" / PARTS[1]
     held.parent.mkdir(parents=True, exist_ok=True)
     os.replace(data / TX / PARTS[1], held)
@@ -472,19 +494,22 @@ def bench_scale(result: dict[str, Any], work: Path, *, keep: bool, skip_referenc
     steps["incremental"]["model_times"] = model_times(models_root)
     steps["incremental"]["new_month"] = result["last_month"]
 
-    # f. the reference script, then its answers against the main job's marts
-    if not skip_reference:
-        reference_root = fresh(scale_dir / "reference")
-        steps["reference"] = run_step("reference_pyspark", [
-            sys.executable, str(PROJECT_DIR / "bench" / "reference_pyspark.py"),
-            "--data-dir", str(data), "--out-dir", str(reference_root / "answers"),
-        ], env=step_env(reference_root), log_dir=logs, cwd=reference_root, timeout=timeout)
-        if steps["reference"]["ok"] and steps["main"]["ok"]:
-            result["answers"] = compare_answers(main_root / "output" / "marts",
-                                                reference_root / "answers")
-            verdict = "yes" if result["answers"]["match"] else \
-                f"NO: {result['answers']['first_difference']}"
-            print(f"  answers match: {verdict}", flush=True)
+
+def run_reference(result: dict[str, Any], data: Path, scale_dir: Path, main_root: Path,
+                  logs: Path, timeout: float | None) -> None:
+    """f. The reference script, then its answers against the main job's marts."""
+    steps = result["steps"]
+    reference_root = fresh(scale_dir / "reference")
+    steps["reference"] = run_step("reference_pyspark", [
+        sys.executable, str(PROJECT_DIR / "bench" / "reference_pyspark.py"),
+        "--data-dir", str(data), "--out-dir", str(reference_root / "answers"),
+    ], env=step_env(reference_root), log_dir=logs, cwd=reference_root, timeout=timeout)
+    if steps["reference"]["ok"] and steps.get("main", {}).get("ok"):
+        result["answers"] = compare_answers(main_root / "output" / "marts",
+                                            reference_root / "answers")
+        verdict = "yes" if result["answers"]["match"] else \
+            f"NO: {result['answers']['first_difference']}"
+        print(f"  answers match: {verdict}", flush=True)
 
 
 def fresh(path: Path) -> Path:
@@ -701,6 +726,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=PROJECT_DIR / "bench" / "results")
     parser.add_argument("--skip-reference", action="store_true",
                         help="do not run the reference script (no ratios against it)")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help="comma-separated steps to run (default all: "
+                             f"{','.join(STEPS)}); e.g. main,reference for the ratio of the "
+                             "main job alone")
     parser.add_argument("--keep-data", action="store_true",
                         help="reuse sets generated by an earlier run (same rows and seed)")
     parser.add_argument("--step-timeout", type=float, default=4 * 3600,
@@ -710,6 +739,11 @@ def main(argv: list[str] | None = None) -> int:
         scales = sorted({int(s) for s in args.scales.split(",") if s.strip()})
     except ValueError:
         parser.error(f"--scales: expected integers like 1,4, got {args.scales!r}")
+    steps_wanted = {s.strip() for s in args.steps.split(",") if s.strip()}
+    if args.skip_reference:
+        steps_wanted.discard("reference")
+    if not steps_wanted or steps_wanted - set(STEPS):
+        parser.error(f"--steps: expected some of {','.join(STEPS)}, got {args.steps!r}")
     if not scales or min(scales) < 1 or args.rows < 1_000:
         parser.error("--scales must be positive integers and --rows at least 1000")
 
@@ -730,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "arguments": {"scales": scales, "rows_1x": args.rows, "seed": SEED,
-                      "skip_reference": args.skip_reference, "keep_data": args.keep_data},
+                      "steps": sorted(steps_wanted), "keep_data": args.keep_data},
         "machine": machine_info(),
         "load_average_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "scales": [],
@@ -744,7 +778,7 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"scale": scale, "rows": args.rows * scale, "steps": {}}
         report["scales"].append(result)
         try:
-            bench_scale(result, work, keep=args.keep_data, skip_reference=args.skip_reference,
+            bench_scale(result, work, keep=args.keep_data, steps_wanted=steps_wanted,
                         full_refresh_flag=full_refresh_flag, timeout=args.step_timeout)
         except Exception as exc:  # noqa: BLE001 - recorded; the next scale still runs
             traceback.print_exc()
