@@ -30,50 +30,120 @@
 {% endmacro %}
 
 
-{#- Months whose input changed since the table was built: per (source file,
-    month), the number of valid input rows differs from the rows the table holds.
-    That catches a new part file, a removed one and a re-delivered file with a
-    different row count. A file re-delivered under the same name with the same
-    counts is not detected: pass refresh_months (billups run --months) or
-    --full-refresh. Returns rows (month, is_gone): is_gone when no input row of
-    the month is left. -#}
-{% macro months_with_changed_input(validated_relation) %}
+{#- Input files that differ from those the table was built from: by path and
+    modification time, a new file (delivered, not loaded), a removed one (loaded,
+    not delivered) and a re-delivered one (both, another time). Reads only file
+    metadata of the input (no column of its rows) and two dictionary-encoded
+    columns of the table. Returns rows (source_file, is_delivered). -#}
+{% macro changed_input_files(validated_relation) %}
     {%- set query -%}
         with
 
         delivered as (
-            select
-                source_file,
-                cast(date_trunc('month', purchase_ts) as date) as purchase_month,
-                count(*) as row_count
+            select source_file, max(source_file_modified_at) as modified_at
             from {{ validated_relation }}
-            where rejection_reason is null
-            group by 1, 2
+            group by 1
         ),
 
         loaded as (
-            select source_file, purchase_month, count(*) as row_count
+            select source_file, max(source_file_modified_at) as modified_at
             from {{ this }}
-            group by 1, 2
-        ),
-
-        compared as (
-            select
-                coalesce(delivered.purchase_month, loaded.purchase_month) as purchase_month,
-                coalesce(delivered.row_count, 0) as delivered_rows,
-                coalesce(delivered.row_count, -1) != coalesce(loaded.row_count, -1) as changed
-            from delivered
-            full outer join loaded
-                on delivered.source_file = loaded.source_file
-                and delivered.purchase_month = loaded.purchase_month
+            group by 1
         )
 
-        select cast(purchase_month as string), sum(delivered_rows) = 0
-        from compared
-        group by 1
-        having max(changed)
+        select
+            coalesce(delivered.source_file, loaded.source_file),
+            delivered.source_file is not null
+        from delivered
+        full outer join loaded
+            on delivered.source_file = loaded.source_file
+        where not (delivered.modified_at <=> loaded.modified_at)
     {%- endset -%}
     {{ return(run_query(query).rows) }}
+{% endmacro %}
+
+
+{#- What cln_transactions rewrites in this run: {'months': [...], 'files': [...]}
+    (none for both on a full build: every month, every file). The months are
+    those of the changed files' rows, before (as loaded) and after (as
+    delivered), or the months in var refresh_months; the files are the input
+    files that hold rows of those months - the changed ones and the unchanged
+    ones already loaded for those months - so Spark reads those files alone
+    (a filter on the file path prunes the scan; a month filter cannot, the
+    input is not partitioned). A month whose rows all came from removed files
+    is dropped. -#}
+{% macro input_to_rewrite(validated_relation) %}
+    {%- set full_build = {'months': none, 'files': none} -%}
+    {#- Only run, build (and test, for unit tests) decide months and may drop
+        partitions; compile, docs generate and show render the full build. -#}
+    {%- if not execute or flags.WHICH not in ['run', 'build', 'test'] -%}
+        {{ return(full_build) }}
+    {%- endif -%}
+    {%- set requested = requested_refresh_months() -%}
+    {#- In a unit test `this` is none (is_incremental() cannot be asked): the
+        test selects months with the var refresh_months, or gets a full build. -#}
+    {%- if this is none -%}
+        {{ return({'months': requested, 'files': none}) }}
+    {%- endif -%}
+    {%- if not is_incremental() -%}
+        {{ return(full_build) }}
+    {%- endif -%}
+
+    {%- set changed = {} -%}
+    {%- for row in changed_input_files(validated_relation) -%}
+        {%- do changed.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- set delivered_changed = [] -%}
+    {%- for file, is_delivered in changed.items() if is_delivered -%}
+        {%- do delivered_changed.append(file) -%}
+    {%- endfor -%}
+    {#- (month, file) pairs as loaded: the partition column and one column. -#}
+    {%- set loaded = run_query(
+        'select distinct cast(purchase_month as string), source_file from ' ~ this
+    ).rows -%}
+
+    {%- set months_delivered = [] -%}
+    {%- if delivered_changed -%}
+        {%- set query -%}
+            select distinct cast(date_trunc('month', purchase_ts) as date) as purchase_month
+            from {{ validated_relation }}
+            where rejection_reason is null and {{ in_list('source_file', delivered_changed) }}
+        {%- endset -%}
+        {%- for row in run_query(query).rows -%}
+            {%- do months_delivered.append(row[0] | string) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set months_loaded = [] -%}
+    {%- set months_kept = [] -%}
+    {%- for row in loaded -%}
+        {%- do (months_loaded if row[1] in changed else months_kept).append(row[0] | string) -%}
+    {%- endfor -%}
+
+    {%- set gone = [] -%}
+    {%- if requested is not none -%}
+        {%- set months = requested -%}
+    {%- else -%}
+        {%- set months = [] -%}
+        {%- for month in (months_delivered + months_loaded) | unique -%}
+            {%- if month in months_delivered or month in months_kept -%}
+                {%- do months.append(month) -%}
+            {%- else -%}
+                {%- do gone.append(month) -%}
+                {%- do run_query('alter table ' ~ this ~ " drop if exists partition (purchase_month = date'" ~ month ~ "')") -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set files = delivered_changed[:] -%}
+    {%- for row in loaded if row[0] | string in months and row[1] not in changed -%}
+        {%- do files.append(row[1]) -%}
+    {%- endfor -%}
+    {%- set files = files | unique | list | sort -%}
+
+    {{ log_rewrite(months | sort, gone | sort) }}
+    {%- if months -%}
+        {{ log(this.identifier ~ ': reading ' ~ (files | length) ~ ' input file(s) for them', info=true) }}
+    {%- endif -%}
+    {{ return({'months': months | sort, 'files': files}) }}
 {% endmacro %}
 
 
@@ -109,40 +179,20 @@
 {% endmacro %}
 
 
-{#- The months to rewrite in this run (list of 'yyyy-MM-01'), logged. `mode` is
-    'input' (compare with the validated input, for cln_transactions) or
-    'upstream' (follow the loaded_at stamps of a month-partitioned model).
-    Partitions of months that have no rows any more are dropped here, since
-    insert_overwrite only replaces the partitions its query returns. On a full
-    build (not is_incremental()) it returns none. -#}
-{% macro months_to_rewrite(upstream, mode) %}
-    {#- Only run, build (and test, for unit tests) decide months and may drop
-        partitions; compile, docs generate and show render the full build. -#}
+{#- The months a month-partitioned model rebuilt from `upstream` (a
+    month-partitioned model itself) rewrites in this run: a list of
+    'yyyy-MM-01', or none on a full build. Months gone upstream are dropped here,
+    since insert_overwrite only replaces the partitions its query returns. -#}
+{% macro months_to_rewrite(upstream) %}
     {%- if not execute or flags.WHICH not in ['run', 'build', 'test'] -%}
         {{ return(none) }}
     {%- endif -%}
-    {#- In a unit test `this` is none (is_incremental() cannot be asked): the
-        test selects months with the var refresh_months, or gets a full build. -#}
-    {%- if this is none -%}
-        {{ return(requested_refresh_months() if mode == 'input' else none) }}
-    {%- endif -%}
-    {%- if not is_incremental() -%}
+    {%- if this is none or not is_incremental() -%}
         {{ return(none) }}
-    {%- endif -%}
-    {%- set requested = requested_refresh_months() if mode == 'input' else none -%}
-    {%- if requested is not none -%}
-        {%- set rows = [] -%}
-        {%- for month in requested -%}
-            {%- do rows.append([month, false]) -%}
-        {%- endfor -%}
-    {%- elif mode == 'input' -%}
-        {%- set rows = months_with_changed_input(upstream) -%}
-    {%- else -%}
-        {%- set rows = months_loaded_since(upstream) -%}
     {%- endif -%}
     {%- set months = [] -%}
     {%- set gone = [] -%}
-    {%- for row in rows -%}
+    {%- for row in months_loaded_since(upstream) -%}
         {%- if row[1] -%}
             {%- do gone.append(row[0] | string) -%}
             {%- do run_query('alter table ' ~ this ~ " drop if exists partition (purchase_month = date'" ~ row[0] ~ "')") -%}
@@ -150,10 +200,16 @@
             {%- do months.append(row[0] | string) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ log(this.identifier ~ ': rewriting ' ~ (months | length) ~ ' month(s)'
-           ~ (' ' ~ (months | sort | join(', ')) if months else '')
-           ~ ('; dropped ' ~ (gone | join(', ')) if gone else ''), info=true) }}
+    {{ log_rewrite(months | sort, gone | sort) }}
     {{ return(months | sort) }}
+{% endmacro %}
+
+
+{#- The one log line per month-partitioned model and run (tests read it). -#}
+{% macro log_rewrite(months, gone) %}
+    {{ log(this.identifier ~ ': rewriting ' ~ (months | length) ~ ' month(s)'
+           ~ (' ' ~ (months | join(', ')) if months else '')
+           ~ ('; dropped ' ~ (gone | join(', ')) if gone else ''), info=true) }}
 {% endmacro %}
 
 
@@ -166,5 +222,18 @@
         false
     {%- else -%}
         {{ column }} in ({% for month in months %}date'{{ month }}'{{ ', ' if not loop.last }}{% endfor %})
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- SQL filter keeping `column` in `values` (strings): `true` when values is
+    none, `false` when it is empty. -#}
+{% macro in_list(column, values) %}
+    {%- if values is none -%}
+        true
+    {%- elif values | length == 0 -%}
+        false
+    {%- else -%}
+        {{ column }} in ({% for value in values %}'{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'{{ ', ' if not loop.last }}{% endfor %})
     {%- endif -%}
 {% endmacro %}

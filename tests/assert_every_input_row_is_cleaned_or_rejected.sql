@@ -6,7 +6,7 @@ with
 raw_transactions as (
 
     select
-        input_file_name() as source_file,
+        _metadata.file_path as source_file,
         count(*) as raw_rows
 
     from {{ source('billups', 'historical_transactions') }}
@@ -28,7 +28,7 @@ cleaned_transactions as (
 raw_merchants as (
 
     select
-        input_file_name() as source_file,
+        _metadata.file_path as source_file,
         count(*) as raw_rows
 
     from {{ source('billups', 'merchants') }}

@@ -2,9 +2,10 @@
 -- identical rows are separate attempts), typed for analysis.
 --
 -- Partitioned by purchase month and built incrementally: a run rewrites only the
--- months whose input changed (a new, removed or re-delivered part file, see
--- macros/incremental_months.sql) or the months asked for with var
--- refresh_months; `--full-refresh` rebuilds everything. Merchant attributes
+-- months of the input files that changed (a new, removed or re-delivered part
+-- file, by path and modification time) or the months asked for with var
+-- refresh_months, and reads only the files that hold those months (see
+-- macros/incremental_months.sql); `--full-refresh` rebuilds everything. Merchant attributes
 -- (name, registered city) stay in cln_merchants and are joined by the marts,
 -- so a new merchants.csv never leaves stale names in months not rewritten.
 {{ config(
@@ -14,7 +15,7 @@
     on_schema_change='fail',
 ) }}
 
-{%- set months = months_to_rewrite(ref('cln_transactions_validated'), 'input') %}
+{%- set rewrite = input_to_rewrite(ref('cln_transactions_validated')) %}
 
 with
 
@@ -23,7 +24,8 @@ transactions as (
     select * from {{ ref('cln_transactions_validated') }}
     where
         rejection_reason is null
-        and {{ in_months("cast(date_trunc('month', purchase_ts) as date)", months) }}
+        and {{ in_months("cast(date_trunc('month', purchase_ts) as date)", rewrite.months) }}
+        and {{ in_list('source_file', rewrite.files) }}
 
 ),
 
@@ -50,6 +52,7 @@ typed as (
         to_date(purchase_ts) as purchase_date,
         hour(purchase_ts) as purchase_hour,
         source_file,
+        source_file_modified_at,
         -- When this month was (re)written: month-partitioned models downstream
         -- rebuild the months stamped after their own last build.
         cast('{{ run_started_at }}' as timestamp) as loaded_at,

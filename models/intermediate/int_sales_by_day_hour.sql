@@ -10,7 +10,7 @@
     on_schema_change='fail',
 ) }}
 
-{%- set months = months_to_rewrite(ref('cln_transactions'), 'upstream') %}
+{%- set months = months_to_rewrite(ref('cln_transactions')) %}
 
 with
 

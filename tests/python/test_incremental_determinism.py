@@ -60,11 +60,12 @@ def rewritten(result: subprocess.CompletedProcess[str], model: str) -> str:
 
 
 def cleaned_rows(root: Path) -> pd.DataFrame:
-    """cln_transactions as stored (all partitions), without the load stamp,
+    """cln_transactions as stored (all partitions), without the load stamps,
     sorted on every column: the table's content, row for row."""
     table = root / "spark" / "warehouse" / "billups_cleaned.db" / "cln_transactions"
     frame = pq.read_table(table, partitioning="hive").to_pandas()
-    frame = frame.drop(columns=["loaded_at"])
+    # Load stamps: when the month was written, when the file copy was made.
+    frame = frame.drop(columns=["loaded_at", "source_file_modified_at"])
     frame["purchase_month"] = frame["purchase_month"].astype(str)
     frame["source_file"] = frame["source_file"].str.rsplit("/", n=1).str[-1]
     columns = sorted(frame.columns)

@@ -10,7 +10,7 @@ source as (
 
     select
         *,
-        input_file_name() as source_file_path
+        _metadata.file_path as source_file_path
 
     from {{ source('billups', 'merchants') }}
 

@@ -7,7 +7,10 @@ source as (
 
     select
         *,
-        input_file_name() as source_file_path
+        -- File metadata, not a column of the file: a filter on the path prunes
+        -- the scan to the files named (the incremental build reads new files only).
+        _metadata.file_path as source_file_path,
+        _metadata.file_modification_time as source_file_modified_at
 
     from {{ source('billups', 'historical_transactions') }}
 
@@ -31,7 +34,8 @@ renamed as (
         cast(merchant_category_id as bigint) as merchant_category_id,
         cast(subsector_id as bigint) as subsector_id,
         cast(month_lag as bigint) as month_lag,
-        source_file_path as source_file
+        source_file_path as source_file,
+        source_file_modified_at
 
     from source
 
