@@ -7,10 +7,11 @@ source as (
 
     select
         *,
-        -- File metadata, not a column of the file: a filter on the path prunes
-        -- the scan to the files named (the incremental build reads new files only).
-        _metadata.file_path as source_file_path,
-        _metadata.file_modification_time as source_file_modified_at
+        -- File metadata (Spark's hidden _metadata struct), not columns of the
+        -- file: a filter on the path prunes the scan to the files named, so the
+        -- incremental build reads new files only.
+        _metadata.file_path as source_file_path,  -- noqa: RF03
+        _metadata.file_modification_time as source_file_modified_at  -- noqa: RF03
 
     from {{ source('billups', 'historical_transactions') }}
 
