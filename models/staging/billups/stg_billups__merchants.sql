@@ -10,7 +10,7 @@ source as (
 
     select
         *,
-        _metadata.file_path as source_file_path
+        _metadata.file_path as source_file_path  -- noqa: RF03
 
     from {{ source('billups', 'merchants') }}
 
