@@ -30,39 +30,6 @@
 {% endmacro %}
 
 
-{#- Input files that differ from those the table was built from: by path and
-    modification time, a new file (delivered, not loaded), a removed one (loaded,
-    not delivered) and a re-delivered one (both, another time). Reads only file
-    metadata of the input (no column of its rows) and two dictionary-encoded
-    columns of the table. Returns rows (source_file, is_delivered). -#}
-{% macro changed_input_files(validated_relation) %}
-    {%- set query -%}
-        with
-
-        delivered as (
-            select source_file, max(source_file_modified_at) as modified_at
-            from {{ validated_relation }}
-            group by 1
-        ),
-
-        loaded as (
-            select source_file, max(source_file_modified_at) as modified_at
-            from {{ this }}
-            group by 1
-        )
-
-        select
-            coalesce(delivered.source_file, loaded.source_file),
-            delivered.source_file is not null
-        from delivered
-        full outer join loaded
-            on delivered.source_file = loaded.source_file
-        where not (delivered.modified_at <=> loaded.modified_at)
-    {%- endset -%}
-    {{ return(run_query(query).rows) }}
-{% endmacro %}
-
-
 {#- What cln_transactions rewrites in this run: {'months': [...], 'files': [...]}
     (none for both on a full build: every month, every file). The months are
     those of the changed files' rows, before (as loaded) and after (as
@@ -89,18 +56,39 @@
         {{ return(full_build) }}
     {%- endif -%}
 
-    {%- set changed = {} -%}
-    {%- for row in changed_input_files(validated_relation) -%}
-        {%- do changed.update({row[0]: row[1]}) -%}
-    {%- endfor -%}
-    {%- set delivered_changed = [] -%}
-    {%- for file, is_delivered in changed.items() if is_delivered -%}
-        {%- do delivered_changed.append(file) -%}
-    {%- endfor -%}
-    {#- (month, file) pairs as loaded: the partition column and one column. -#}
-    {%- set loaded = run_query(
-        'select distinct cast(purchase_month as string), source_file from ' ~ this
+    {#- The input files that differ from those the table was built from, by
+        path and modification time: new (delivered, not loaded), removed
+        (loaded, not delivered) or re-delivered (another time). The first query
+        reads only file metadata of the input, no column of its rows; the second
+        the partition column and two dictionary-encoded columns of the table. -#}
+    {%- set delivered = {} -%}
+    {%- for row in run_query(
+        'select source_file, cast(max(source_file_modified_at) as string) from '
+        ~ validated_relation ~ ' group by 1'
     ).rows -%}
+        {%- do delivered.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- set loaded = run_query(
+        'select cast(purchase_month as string), source_file,'
+        ~ ' cast(max(source_file_modified_at) as string) from ' ~ this ~ ' group by 1, 2'
+    ).rows -%}
+    {#- A file's months can carry different times (a --months run rewrote some
+        of them only): it is unchanged when every one is the delivered time. -#}
+    {%- set loaded_files = {} -%}
+    {%- for row in loaded -%}
+        {%- do loaded_files.setdefault(row[1], []).append(row[2]) -%}
+    {%- endfor -%}
+    {%- set changed = [] -%}
+    {%- set delivered_changed = [] -%}
+    {%- for file in (delivered.keys() | list) + (loaded_files.keys() | list) -%}
+        {%- if (loaded_files.get(file, []) | unique | list) != [delivered.get(file)]
+               and file not in changed -%}
+            {%- do changed.append(file) -%}
+            {%- if file in delivered -%}
+                {%- do delivered_changed.append(file) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
 
     {%- set months_delivered = [] -%}
     {%- if delivered_changed -%}

@@ -108,3 +108,16 @@
         {%- endfor -%}
     {%- endif -%}
 {% endmacro %}
+
+
+{#- A field of Spark's hidden _metadata struct of a file source (file_path,
+    file_modification_time, ...). A filter on it prunes the scan to the files
+    it names. In a dbt unit test the source is a CTE of fixture rows with no
+    file behind it (`this` is none there): the field is null. -#}
+{% macro source_file_metadata(field, data_type) %}
+    {%- if this is none -%}
+        cast(null as {{ data_type }})
+    {%- else -%}
+        _metadata.{{ field }}
+    {%- endif -%}
+{% endmacro %}

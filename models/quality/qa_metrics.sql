@@ -1,14 +1,44 @@
 -- Data-quality metrics of this run: one row per metric with its value, the
 -- denominator it is a share of, the rate, the threshold from the seed
 -- quality_thresholds (or a var override) and the resulting status.
--- One scan of the raw layer computes every transaction metric.
+-- One scan of the input computes every transaction metric and the count of
+-- exact duplicates: per row, a hash of the row as delivered and one bit per
+-- metric the row counts towards; grouping by (hash, bits) finds the copies,
+-- grouping those by bits gives each metric's count.
+-- noqa: disable=LT02
+{%- set transaction_flags = [
+    ('null_merchant_id', 'transactions.merchant_id is null'),
+    ('unknown_category', 'transactions.category is null'),
+    ('amount_le_zero', "not isnan(transactions.purchase_amount)"
+        ~ " and abs(transactions.purchase_amount) != double('inf')"
+        ~ " and transactions.purchase_amount <= 0"),
+    ('future_timestamp', "transactions.purchase_ts > timestamp('"
+        ~ var('expected_max_purchase_ts') ~ "')"),
+    ('timestamp_outside_expected_range', "transactions.purchase_ts > timestamp('"
+        ~ var('expected_max_purchase_ts') ~ "') or transactions.purchase_ts < timestamp('"
+        ~ var('expected_min_purchase_ts') ~ "')"),
+    ('denied', "transactions.authorized_flag = 'N'"),
+    ('unexpected_authorized_flag', "transactions.authorized_flag is null"
+        ~ " or transactions.authorized_flag not in ('Y', 'N')"),
+    ('unknown_installments', 'transactions.installments is null or transactions.installments < 0'
+        ~ ' or transactions.installments > ' ~ var('max_installments', 36)),
+    ('unknown_city', 'transactions.city_id is null or transactions.city_id = -1'),
+    ('unknown_state', 'transactions.state_id is null or transactions.state_id = -1'),
+    ('merchant_id_not_in_merchants',
+        'transactions.merchant_id is not null and listed_ids.merchant_id is null'),
+] -%}
+{%- set flag_bits = [] -%}
+{%- set flag_sums = [] -%}
+{%- for flag in transaction_flags %}
+    {%- do flag_bits.append('if(' ~ flag[1] ~ ', ' ~ 2 ** loop.index0 ~ ', 0)') -%}
+    {%- do flag_sums.append(
+        'coalesce(sum(if((flags & ' ~ 2 ** loop.index0 ~ ') != 0, row_count, 0)), 0) as '
+        ~ flag[0]
+    ) -%}
+{%- endfor %}
+
+
 with
-
-raw_transactions as (
-
-    select * from {{ source('billups', 'historical_transactions') }}
-
-),
 
 transactions as (
 
@@ -52,40 +82,13 @@ listed_ids as (
 
 ),
 
-transaction_counts as (
+row_flags as (
 
-    -- 335k ids: broadcast them, never shuffle the transactions.
+    -- 335k ids: broadcast them, never shuffle the transactions. A null
+    -- condition sets no bit, as count_if would not count it.
     select /*+ broadcast(listed_ids) */
-        count(*) as raw_rows,
-        count_if(transactions.merchant_id is null) as null_merchant_id,
-        count_if(transactions.category is null) as unknown_category,
-        count_if(
-            not isnan(transactions.purchase_amount)
-            and abs(transactions.purchase_amount) != double('inf')
-            and transactions.purchase_amount <= 0
-        ) as amount_le_zero,
-        count_if(
-            transactions.purchase_ts > timestamp('{{ var("expected_max_purchase_ts") }}')
-        ) as future_timestamp,
-        count_if(
-            transactions.purchase_ts > timestamp('{{ var("expected_max_purchase_ts") }}')
-            or transactions.purchase_ts < timestamp('{{ var("expected_min_purchase_ts") }}')
-        ) as timestamp_outside_expected_range,
-        count_if(transactions.authorized_flag = 'N') as denied,
-        count_if(
-            transactions.authorized_flag is null
-            or transactions.authorized_flag not in ('Y', 'N')
-        ) as unexpected_authorized_flag,
-        count_if(
-            transactions.installments is null
-            or transactions.installments < 0
-            or transactions.installments > {{ var('max_installments', 36) }}
-        ) as unknown_installments,
-        count_if(transactions.city_id is null or transactions.city_id = -1) as unknown_city,
-        count_if(transactions.state_id is null or transactions.state_id = -1) as unknown_state,
-        count_if(
-            transactions.merchant_id is not null and listed_ids.merchant_id is null
-        ) as merchant_id_not_in_merchants
+        transactions.row_hash,
+        {{ flag_bits | join('\n        + ') }} as flags
 
     from transactions
     left join listed_ids
@@ -93,49 +96,42 @@ transaction_counts as (
 
 ),
 
-raw_row_hashes as (
+row_copies as (
 
-    -- Identical raw rows are kept as separate attempts; count the copies,
-    -- comparing the values exactly as delivered (before any trimming), by a
-    -- 64-bit hash of the whole row: a shuffle of 8 bytes per row instead of the
-    -- row itself, in one pass. Two different rows share a hash with
-    -- probability about n^2 / 2^65 (3e-6 for 10M rows): an informational metric
-    -- can live with that.
+    -- Identical rows share the hash and the bits: one group per distinct row
+    -- (rows as delivered, before any trimming). A shuffle of 12 bytes a row.
+    -- Two different rows share a hash with probability about n^2 / 2^65 (3e-6
+    -- for 10M rows): an informational metric can live with that.
     select
-        xxhash64(
-            authorized_flag,
-            customer_id,
-            city_id,
-            installments,
-            category,
-            merchant_category_id,
-            merchant_id,
-            month_lag,
-            purchase_date,
-            state_id,
-            subsector_id,
-            purchase_amount
-        ) as row_hash
+        row_hash,
+        flags,
+        count(*) as copies
 
-    from raw_transactions
+    from row_flags
+    group by 1, 2
 
 ),
 
-row_copies as (
+flag_counts as (
 
     select
-        row_hash,
-        count(*) as copies
+        flags,
+        sum(copies) as row_count,
+        sum(copies - 1) as extra_copies
 
-    from raw_row_hashes
+    from row_copies
     group by 1
 
 ),
 
-duplicate_counts as (
+transaction_counts as (
 
-    select coalesce(sum(copies - 1), 0) as exact_duplicate_extra_rows
-    from row_copies
+    select
+        coalesce(sum(row_count), 0) as raw_rows,
+        coalesce(sum(extra_copies), 0) as exact_duplicate_extra_rows,
+        {{ flag_sums | join(',\n        ') }}
+
+    from flag_counts
 
 ),
 
@@ -179,7 +175,6 @@ counts as (
     -- Every count in one row, so the metrics below read a single relation.
     select *  -- noqa: RF02
     from transaction_counts
-    cross join duplicate_counts
     cross join cleaned_counts
     cross join rejected_counts
     cross join merchant_row_counts

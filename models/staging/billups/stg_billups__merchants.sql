@@ -10,7 +10,7 @@ source as (
 
     select
         *,
-        _metadata.file_path as source_file_path  -- noqa: RF03
+        {{ source_file_metadata('file_path', 'string') }} as source_file_path
 
     from {{ source('billups', 'merchants') }}
 

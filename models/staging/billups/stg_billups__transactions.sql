@@ -10,8 +10,9 @@ source as (
         -- File metadata (Spark's hidden _metadata struct), not columns of the
         -- file: a filter on the path prunes the scan to the files named, so the
         -- incremental build reads new files only.
-        _metadata.file_path as source_file_path,  -- noqa: RF03
-        _metadata.file_modification_time as source_file_modified_at  -- noqa: RF03
+        {{ source_file_metadata('file_path', 'string') }} as source_file_path,
+        {{ source_file_metadata('file_modification_time', 'timestamp') }}
+            as source_file_modified_at
 
     from {{ source('billups', 'historical_transactions') }}
 
@@ -36,7 +37,23 @@ renamed as (
         cast(subsector_id as bigint) as subsector_id,
         cast(month_lag as bigint) as month_lag,
         source_file_path as source_file,
-        source_file_modified_at
+        source_file_modified_at,
+        -- The row as delivered (before any trimming), hashed: qa_metrics counts
+        -- exact duplicates with it.
+        xxhash64(
+            authorized_flag,
+            customer_id,
+            city_id,
+            installments,
+            category,
+            merchant_category_id,
+            merchant_id,
+            month_lag,
+            purchase_date,
+            state_id,
+            subsector_id,
+            purchase_amount
+        ) as row_hash
 
     from source
 
