@@ -20,14 +20,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from python_checks.project import PROFILES_DIR, PROJECT_DIR, PipelineError
+from python_checks.project import PROFILES_DIR, PROJECT_DIR, PipelineError, port_open
 
 HOST = "127.0.0.1"
 THRIFT_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
@@ -87,9 +86,7 @@ def spark_home() -> Path:
 
 
 def _port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((HOST, port)) == 0
+    return port_open(HOST, port)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import fcntl
 import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from python_checks.project import (
     export_models,
     first_error_line,
     invoke_dbt,
+    port_open,
     spark_dir,
 )
 
@@ -117,14 +117,12 @@ def check_thrift_reachable() -> None:
     when nothing listens, instead of dbt's connection retries and trace."""
     host = os.environ.get("BILLUPS_THRIFT_HOST", "127.0.0.1")
     port = int(os.environ.get("BILLUPS_THRIFT_PORT", "10000"))
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError as exc:
+    if not port_open(host, port, timeout=5):
         raise PipelineError(
             f"cannot reach the Spark Thrift Server at {host}:{port} (target cluster): start "
             "the local one with `make cluster-up`, or point BILLUPS_THRIFT_HOST / "
             "BILLUPS_THRIFT_PORT at yours."
-        ) from exc
+        )
 
 
 def summarise_results(results: list[dict[str, Any]], summary: RunSummary) -> None:
