@@ -204,24 +204,19 @@
 {#- SQL filter keeping `column` in `months`: `true` on a full build, `false`
     when no month changed. -#}
 {% macro in_months(column, months) %}
-    {%- if months is none -%}
-        true
-    {%- elif months | length == 0 -%}
-        false
-    {%- else -%}
-        {{ column }} in ({% for month in months %}date'{{ month }}'{{ ', ' if not loop.last }}{% endfor %})
-    {%- endif -%}
+    {{- in_list(column, months, literal_type='date') -}}
 {% endmacro %}
 
 
-{#- SQL filter keeping `column` in `values` (strings): `true` when values is
-    none, `false` when it is empty. -#}
-{% macro in_list(column, values) %}
+{#- SQL filter keeping `column` in `values`, written as quoted literals (typed
+    with `literal_type`, e.g. date'2018-02-01'): `true` when values is none,
+    `false` when it is empty. -#}
+{% macro in_list(column, values, literal_type='') %}
     {%- if values is none -%}
         true
     {%- elif values | length == 0 -%}
         false
     {%- else -%}
-        {{ column }} in ({% for value in values %}'{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'{{ ', ' if not loop.last }}{% endfor %})
+        {{ column }} in ({% for value in values %}{{ literal_type }}'{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'{{ ', ' if not loop.last }}{% endfor %})
     {%- endif -%}
 {% endmacro %}
