@@ -1,11 +1,23 @@
 -- For review: every (merchant_id, name) of an id that merchants.csv lists under
 -- more than one distinct non-blank name. The marts show such ids by their id.
+-- Rebuilt only when stg_billups__merchants was (macros/incremental.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+) }}
+
+{%- set rebuild = rebuild_if_changed(
+    'select distinct cast(loaded_at as string) from ' ~ ref('stg_billups__merchants'),
+    'select distinct cast(source_loaded_at as string) from ' ~ this,
+) %}
+
 with
 
 merchants as (
 
     select * from {{ ref('stg_billups__merchants') }}
-    where merchant_id is not null and merchant_name is not null
+    where merchant_id is not null and merchant_name is not null and {{ rebuild }}
 
 ),
 
@@ -14,7 +26,8 @@ id_names as (
     select
         merchant_id,
         merchant_name,
-        count(*) as source_row_count
+        count(*) as source_row_count,
+        max(loaded_at) as source_loaded_at
 
     from merchants
     group by 1, 2

@@ -1,12 +1,25 @@
 -- The merchant lookup: one row per trimmed merchant_id of merchants.csv, with
 -- the name the marts show. An id with exactly one distinct non-blank name gets
 -- it; an id with none, or with conflicting names, shows the id itself.
+-- Rebuilt only when stg_billups__merchants was (macros/incremental.sql,
+-- rebuild_if_changed).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+) }}
+
+{%- set rebuild = rebuild_if_changed(
+    'select distinct cast(loaded_at as string) from ' ~ ref('stg_billups__merchants'),
+    'select distinct cast(source_loaded_at as string) from ' ~ this,
+) %}
+
 with
 
 merchants as (
 
     select * from {{ ref('stg_billups__merchants') }}
-    where merchant_id is not null
+    where merchant_id is not null and {{ rebuild }}
 
 ),
 
@@ -20,7 +33,8 @@ merchant_names as (
         -- Repeated ids may disagree on their registered place: the largest id
         -- wins, so a known city beats the unknown -1.
         max(city_id) as registered_city_id,
-        max(state_id) as registered_state_id
+        max(state_id) as registered_state_id,
+        max(loaded_at) as source_loaded_at
 
     from merchants
     group by 1
@@ -43,7 +57,8 @@ resolved as (
         distinct_name_count,
         source_row_count,
         registered_city_id,
-        registered_state_id
+        registered_state_id,
+        source_loaded_at
 
     from merchant_names
 

@@ -5,7 +5,7 @@
 -- months of the input files that changed (a new, removed or re-delivered part
 -- file, by path and modification time) or the months asked for with var
 -- refresh_months, and reads only the files that hold those months (see
--- macros/incremental_months.sql); `--full-refresh` rebuilds everything.
+-- macros/incremental.sql); `--full-refresh` rebuilds everything.
 -- Merchant attributes (name, registered city) stay in cln_merchants and are
 -- joined by the marts, so a new merchants.csv never leaves stale names in
 -- months not rewritten.

@@ -5,7 +5,8 @@
   and end with marts and a cleaned table equal, row for row, to a full refresh
   of the same inputs. A third run with nothing new rewrites nothing; a run with
   ``--months`` rewrites the named month and changes nothing either; removing the
-  part file again drops the month.
+  part file again drops the month. The merchants chain is rebuilt only when
+  merchants.csv changes.
 * Determinism: the marts are identical whatever spark.sql.shuffle.partitions is
   and however the input rows are ordered or split into part files.
 
@@ -33,6 +34,7 @@ ROWS = 20_000
 SEED = 23
 TX = "historical_transactions.parquet"
 TIMEOUT_SECONDS = 30 * 60
+MERCHANT_MODELS = ("stg_billups__merchants", "cln_merchants", "cln_merchant_name_conflicts")
 
 
 def billups_run(data_dir: Path, root: Path, *extra: str, shuffle_partitions: int = 8,
@@ -124,6 +126,9 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert rewritten(second, "cln_transactions") == month
     assert rewritten(second, "int_sales_by_merchant_city_month") == month
     assert rewritten(second, "int_sales_by_day_hour") == month
+    # merchants.csv did not change: the merchants chain is kept, not rebuilt.
+    for model in MERCHANT_MODELS:
+        assert f"{model}: input unchanged, table kept" in second.stdout
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
     pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
 
@@ -148,6 +153,27 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert f"cln_transactions: rewriting 0 month(s); dropped {month}" in fifth.stdout
     assert month not in set(cleaned_rows(root)["purchase_month"])
     assert diff_marts(first_marts, root / "output" / "marts") == ""
+
+    # A new merchants.csv (one merchant renamed) rebuilds the merchants chain;
+    # the marts then differ from the first run's by that name alone.
+    merchants = pd.read_csv(data / "merchants.csv", dtype=str, keep_default_na=False)
+    top = pd.read_csv(first_marts / "top_merchants_by_month_city.csv", dtype=str)
+    named = top[top["merchant_name"] != top["merchant_id"]].iloc[0]
+    renamed = f"{named['merchant_name']} renamed"
+    merchants.loc[merchants["merchant_id"] == named["merchant_id"], "merchant_name"] = renamed
+    merchants.to_csv(data / "merchants.csv", index=False)
+    sixth = billups_run(data, root)
+    for model in MERCHANT_MODELS:
+        assert f"{model}: input changed, rebuilding" in sixth.stdout
+    assert rewritten(sixth, "cln_transactions") == ""
+    shown = pd.read_csv(root / "output" / "marts" / "top_merchants_by_month_city.csv", dtype=str)
+    names = set(shown.loc[shown["merchant_id"] == named["merchant_id"], "merchant_name"])
+    assert names == {renamed}
+    restored = root / "restored_marts"
+    shutil.copytree(root / "output" / "marts", restored)
+    for path in restored.glob("*.csv"):
+        path.write_text(path.read_text().replace(renamed, named["merchant_name"]))
+    assert diff_marts(first_marts, restored) == ""
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 {#
-    Which purchase months an incremental run rewrites. The month-partitioned
+    What an incremental run rebuilds.
+
+    Month-partitioned models: which purchase months an incremental run rewrites. The month-partitioned
     tables (cln_transactions, int_sales_*) are built with insert_overwrite: the
     partitions a run selects are replaced, the others are left as they are. These
     macros decide the months, at execution time, and return them as a list of
@@ -219,4 +221,30 @@
     {%- else -%}
         {{ column }} in ({% for value in values %}{{ literal_type }}'{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'{{ ', ' if not loop.last }}{% endfor %})
     {%- endif -%}
+{% endmacro %}
+
+
+{#- Small models (the merchants chain): rebuilt whole, and only when their input
+    changed. `current_query` returns what the input is now (e.g. the file path
+    and modification time of merchants.csv, or the loaded_at stamp of the
+    upstream model), `built_query` the same from `this` as it was last built.
+    Returns the SQL filter of the model's rows: `true` on a full build, in unit
+    tests and when the two differ (the table is truncated first: the model is
+    an append-only incremental, so the rows are the new build), `false` when
+    they agree (nothing is appended: the table is kept as it is, without
+    reading the input). -#}
+{% macro rebuild_if_changed(current_query, built_query) %}
+    {%- if not execute or flags.WHICH not in ['run', 'build', 'test']
+           or this is none or not is_incremental() -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set current = run_query(current_query).rows | map('list') | map('string') | sort | list -%}
+    {%- set built = run_query(built_query).rows | map('list') | map('string') | sort | list -%}
+    {%- if current == built -%}
+        {{ log(this.identifier ~ ': input unchanged, table kept', info=true) }}
+        {{ return('false') }}
+    {%- endif -%}
+    {%- do run_query('truncate table ' ~ this) -%}
+    {{ log(this.identifier ~ ': input changed, rebuilding', info=true) }}
+    {{ return('true') }}
 {% endmacro %}
