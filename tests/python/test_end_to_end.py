@@ -398,3 +398,21 @@ def test_conflicting_names_resolve_to_the_merchant_id(
     for mart, rows in (("Q1", q1), ("Q2", q2)):
         wrong = rows[rows["merchant_name"] != rows["merchant_id"]]
         assert wrong.empty, f"{mart} rows with a conflicting id not named by the id:\n{wrong}"
+
+
+def test_singular_tests_fail_on_broken_tables(generated: Generated, pipeline_output: Path) -> None:
+    """The singular dbt tests can fail: each one fails when the table it guards
+    is broken (a rank dropped, a leader lost, a longer window, rejected rows
+    lost), and passes again once the table is restored."""
+    script = Path(__file__).with_name("singular_test_mutations.py")
+    result = subprocess.run(
+        [sys.executable, str(script), str(generated.data_dir)],
+        cwd=REPO_ROOT,
+        env=isolated_env(pipeline_output.parent),
+        capture_output=True,
+        text=True,
+        timeout=PIPELINE_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, _output_tails(result.stdout, result.stderr)
+    assert result.stdout.count(": fail on a broken ") == 4, result.stdout
