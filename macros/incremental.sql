@@ -248,3 +248,14 @@
     {{ log(this.identifier ~ ': input changed, rebuilding', info=true) }}
     {{ return('true') }}
 {% endmacro %}
+
+
+{#- rebuild_if_changed for a model built from `upstream`, another model of the
+    chain: rebuilt when upstream's loaded_at (when it was last built) is not
+    the source_loaded_at this table recorded from it. -#}
+{% macro rebuild_if_upstream_rebuilt(upstream) %}
+    {{ return(rebuild_if_changed(
+        'select distinct cast(loaded_at as string) from ' ~ upstream,
+        'select distinct cast(source_loaded_at as string) from ' ~ this,
+    )) }}
+{% endmacro %}

@@ -7,10 +7,7 @@
     on_schema_change='fail',
 ) }}
 
-{%- set rebuild = rebuild_if_changed(
-    'select distinct cast(loaded_at as string) from ' ~ ref('stg_billups__merchants'),
-    'select distinct cast(source_loaded_at as string) from ' ~ this,
-) %}
+{%- set rebuild = rebuild_if_upstream_rebuilt(ref('stg_billups__merchants')) %}
 
 with
 

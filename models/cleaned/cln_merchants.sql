@@ -2,17 +2,14 @@
 -- the name the marts show. An id with exactly one distinct non-blank name gets
 -- it; an id with none, or with conflicting names, shows the id itself.
 -- Rebuilt only when stg_billups__merchants was (macros/incremental.sql,
--- rebuild_if_changed).
+-- rebuild_if_upstream_rebuilt).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
 ) }}
 
-{%- set rebuild = rebuild_if_changed(
-    'select distinct cast(loaded_at as string) from ' ~ ref('stg_billups__merchants'),
-    'select distinct cast(source_loaded_at as string) from ' ~ this,
-) %}
+{%- set rebuild = rebuild_if_upstream_rebuilt(ref('stg_billups__merchants')) %}
 
 with
 
