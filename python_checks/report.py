@@ -200,6 +200,18 @@ def _num(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
+def _extreme_row(frame: pd.DataFrame, column: str, mart: str, largest: bool = True) -> pd.Series:
+    """The row with the largest (or smallest) value of a numeric column. A column
+    with no number at all (empty or text cells, coerced to NaN by _num) is a
+    mart the section cannot read: say which mart and column, rather than let
+    pandas pick a row from nothing."""
+    values = frame[column]
+    if not values.notna().any():
+        raise ValueError(f"mart `{mart}` has no numeric value in column `{column}` "
+                         f"({len(values)} row(s), all empty or not a number)")
+    return frame.loc[values.idxmax() if largest else values.idxmin()]
+
+
 # --------------------------------------------------------------------------- #
 # Marts and their dbt status
 # --------------------------------------------------------------------------- #
@@ -1130,8 +1142,8 @@ def _q5c(ctx: _Context) -> None:
     months["month"] = pd.to_datetime(months["month"], errors="coerce")
     months = months.sort_values("month").reset_index(drop=True)
     full = months[~months["partial"]] if (~months["partial"]).any() else months
-    high = full.loc[full["seasonality_index"].idxmax()]
-    low = full.loc[full["seasonality_index"].idxmin()]
+    high = _extreme_row(full, "seasonality_index", mart)
+    low = _extreme_row(full, "seasonality_index", mart, largest=False)
     partial = months[months["partial"]]
     sentence = (
         f"The strongest month is **{high['month_label']}** (index "
@@ -1221,7 +1233,7 @@ def _q5d(ctx: _Context) -> None:
                   "hours_open", "coverage", "coverage_target").iloc[0]
     opening, closing = int(window["opening_hour"]), int(window["closing_hour"])
     inside = _window_hours(opening, closing)
-    peak = hours.loc[hours["approved_share"].idxmax()]
+    peak = _extreme_row(hours, "approved_share", "advice_hours")
     crosses = " (the window crosses midnight)" if closing != 0 and closing < opening else ""
     sentence = (
         f"Open **{fmt_window(opening, closing)}** ({fmt_int(window['hours_open'])} hours)"

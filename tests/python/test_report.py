@@ -406,6 +406,7 @@ def test_a_mart_the_report_cannot_read_is_said_in_its_section(run_dir):
            [["2017-01-01", "Jan 2017", "1.00", 1, 1, "1.00", None, "false"]])
     paths = write_report(out, run_results, {}, project_dir=project)
     markdown = paths.markdown.read_text()
-    assert "This part could not be written from the exported marts" in \
-        _section(markdown, "### Q5c.")
+    q5c = _plain(_section(markdown, "### Q5c."))
+    assert "This part could not be written from the exported marts" in q5c
+    assert "mart advice_months has no numeric value in column seasonality_index" in q5c
     assert "Open 09:00–22:00 (13 hours)" in _plain(_section(markdown, "### Q5d."))
