@@ -20,6 +20,9 @@ c. model build: `dbt run --full-refresh` alone (after an untimed `dbt seed`),
 d. tests: `dbt test` alone (data tests; unit tests excluded as in `billups run`);
 e. one-month incremental refresh: part-00001 moved out, `dbt run
    --full-refresh` (setup, untimed), part-00001 moved back, `dbt run` timed;
+   then `dbt run` again with nothing new (a scheduled run on a day without
+   input): the fixed cost of any incremental run (start-up, change checks,
+   marts over all months), reported beside it, no target;
 f. reference: bench/reference_pyspark.py, timed with peak memory; its answers
    compared with the exported marts.
 
@@ -493,6 +496,10 @@ def one_month_refresh(result: dict[str, Any], data: Path, scale_dir: Path,
                                     env=env, log_dir=logs, timeout=timeout)
     steps["incremental"]["model_times"] = model_times(models_root)
     steps["incremental"]["new_month"] = result["last_month"]
+    steps["incremental_no_change"] = run_step(
+        "dbt_run_no_change", dbt_command("run", data_dir=data),
+        env=env, log_dir=logs, timeout=timeout)
+    steps["incremental_no_change"]["model_times"] = model_times(models_root)
 
 
 def run_reference(result: dict[str, Any], data: Path, scale_dir: Path, main_root: Path,
@@ -640,6 +647,8 @@ def markdown(report: dict[str, Any]) -> str:
                         ("models", "model build s (`dbt run --full-refresh`)"),
                         ("tests", "tests s (`dbt test`)"),
                         ("incremental", "one-month incremental s (`dbt run`)"),
+                        ("incremental_no_change", "no-change incremental s (`dbt run`, no new "
+                                                  "input)"),
                         ("reference", "reference PySpark s")):
         row(label, [step_cell(s, step) for s in scales])
     names = list(TARGETS) + ["main_vs_main_1x"]
@@ -674,15 +683,19 @@ def markdown(report: dict[str, Any]) -> str:
     for s in scales:
         full = s["steps"].get("models", {}).get("model_times") or {}
         incremental = s["steps"].get("incremental", {}).get("model_times") or {}
+        no_change = s["steps"].get("incremental_no_change", {}).get("model_times") or {}
         if full or incremental:
             lines += ["", f"## {s['scale']}x: time per model (s), slowest first", "",
-                      "| model | full build | incremental |", "|---|---:|---:|"]
-            for model in sorted(set(full) | set(incremental),
+                      "| model | full build | one-month incremental | no change |",
+                      "|---|---:|---:|---:|"]
+            for model in sorted(set(full) | set(incremental) | set(no_change),
                                 key=lambda m: (-full.get(m, 0.0), m)):
                 lines.append(f"| {model} | {_fmt(full.get(model), 2)} | "
-                             f"{_fmt(incremental.get(model), 2)} |")
+                             f"{_fmt(incremental.get(model), 2)} | "
+                             f"{_fmt(no_change.get(model), 2)} |")
             lines.append(f"| **sum** | {_fmt(sum(full.values()), 2)} | "
-                         f"{_fmt(sum(incremental.values()), 2)} |")
+                         f"{_fmt(sum(incremental.values()), 2)} | "
+                         f"{_fmt(sum(no_change.values()), 2)} |")
         if s.get("answers"):
             lines += ["", f"## {s['scale']}x: reference answers vs exported marts", "",
                       "| mart | rows | match | first difference |", "|---|---:|---|---|"]
