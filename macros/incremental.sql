@@ -259,3 +259,110 @@
         'select distinct cast(source_loaded_at as string) from ' ~ this,
     )) }}
 {% endmacro %}
+
+
+{#- Tables rebuilt whole (the marts, qa_metrics, the quarantine and the row
+    ledger), built only when their inputs moved. The table records a stamp of
+    what it was built from as the table property billups.inputs_stamp: an md5 of
+    the model's compiled SQL (so a changed model, macro or var rebuilds it) and
+    of the state of every node it reads (inputs_stamp). A run whose stamp equals
+    the recorded one keeps the table, so a scheduled run with no new input
+    rebuilds nothing downstream of the unchanged incremental tables.
+    `--full-refresh`, a missing table or a missing stamp rebuild it, as dbt's
+    table materialization does (drop, then create table as select). -#}
+{% materialization stamped_table, adapter='spark' %}
+    {%- set target_relation = api.Relation.create(
+        identifier=model['alias'], schema=schema, database=database, type='table') -%}
+    {%- set old_relation = adapter.get_relation(
+        database=database, schema=schema, identifier=model['alias']) -%}
+    {%- set stamp = inputs_stamp(compiled_code) -%}
+    {%- set can_keep = old_relation is not none and old_relation.is_table
+        and not should_full_refresh() -%}
+    {%- set keep = can_keep and recorded_stamp(target_relation) == stamp -%}
+
+    {{ run_hooks(pre_hooks) }}
+    {%- if keep -%}
+        {{ log(model['alias'] ~ ': inputs unchanged, table kept', info=true) }}
+        {%- call statement('main') -%}
+            select 1
+        {%- endcall -%}
+    {%- else -%}
+        {%- if can_keep -%}
+            {{ log(model['alias'] ~ ': inputs changed, rebuilding', info=true) }}
+        {%- endif -%}
+        {%- if old_relation is not none -%}
+            {{ adapter.drop_relation(old_relation) }}
+        {%- endif -%}
+        {%- call statement('main') -%}
+            {{ create_table_as(False, target_relation, compiled_code) }}
+        {%- endcall -%}
+        {#- After the build: a failed build leaves no stamp, so the next run rebuilds. -#}
+        {%- do run_query('alter table ' ~ target_relation
+            ~ " set tblproperties ('billups.inputs_stamp' = '" ~ stamp ~ "')") -%}
+        {%- do persist_docs(target_relation, model) -%}
+    {%- endif -%}
+    {{ run_hooks(post_hooks) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#- The billups.inputs_stamp property of a stamped_table ('' when it has none). -#}
+{% macro recorded_stamp(relation) %}
+    {%- for row in run_query('show tblproperties ' ~ relation).rows
+        if row[0] == 'billups.inputs_stamp' -%}
+        {{ return(row[1]) }}
+    {%- endfor -%}
+    {{ return('') }}
+{% endmacro %}
+
+
+{#- md5 of the model's compiled SQL and of node_state of each node it reads. -#}
+{% macro inputs_stamp(compiled_sql) %}
+    {%- set parts = [local_md5(compiled_sql)] -%}
+    {%- for node_id in model.depends_on.nodes | sort -%}
+        {%- do parts.append(node_id ~ '=' ~ node_state(node_id)) -%}
+    {%- endfor -%}
+    {{ return(local_md5(parts | join('\n'))) }}
+{% endmacro %}
+
+
+{#- What a node read by a stamped_table holds now, as text that changes
+    whenever its rows can have changed:
+    * a source: its files, by path and modification time;
+    * a view: its code and the state of what it reads;
+    * a stamped_table: its recorded stamp;
+    * an incremental model: per purchase month (when it has the column), the
+      latest loaded_at / source_loaded_at and the row count, since every
+      rewrite stamps its rows with the run's start time;
+    * a seed: its row count and a hash of its rows;
+    * anything else: this run's id, so the reader is always rebuilt. -#}
+{% macro node_state(node_id) %}
+    {%- set node = graph.sources.get(node_id) or graph.nodes.get(node_id) -%}
+    {%- set relation = node.relation_name -%}
+    {%- set materialized = node.config.materialized -%}
+    {%- set stamp_column = ('loaded_at' if 'loaded_at' in node.columns
+        else 'source_loaded_at' if 'source_loaded_at' in node.columns) -%}
+    {%- if node.resource_type == 'source' -%}
+        {%- set query = 'select distinct _metadata.file_path,'
+            ~ ' cast(_metadata.file_modification_time as string) from ' ~ relation -%}
+    {%- elif materialized == 'view' -%}
+        {%- set states = [node.checksum.checksum] -%}
+        {%- for upstream in node.depends_on.nodes | sort -%}
+            {%- do states.append(upstream ~ '=' ~ node_state(upstream)) -%}
+        {%- endfor -%}
+        {{ return(local_md5(states | join('\n'))) }}
+    {%- elif materialized == 'stamped_table' -%}
+        {{ return(recorded_stamp(relation)) }}
+    {%- elif materialized == 'incremental' and stamp_column -%}
+        {%- set month = 'cast(purchase_month as string)' if 'purchase_month' in node.columns
+            else "''" -%}
+        {%- set query = 'select ' ~ month ~ ', cast(max(' ~ stamp_column ~ ') as string),'
+            ~ ' count(*) from ' ~ relation ~ ' group by 1' -%}
+    {%- elif node.resource_type == 'seed' -%}
+        {%- set query = 'select count(*), sum(xxhash64(*)) from ' ~ relation -%}
+    {%- else -%}
+        {{ return(invocation_id) }}
+    {%- endif -%}
+    {{ return(run_query(query).rows | map('list') | map('string') | sort | join(';')) }}
+{% endmacro %}

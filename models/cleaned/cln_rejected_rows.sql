@@ -1,5 +1,8 @@
 -- The quarantine: every input row that did not make it into the cleaned layer,
 -- with the reason and the raw record as JSON, so nothing is silently dropped.
+-- Rebuilt only when an input moved (macros/incremental.sql, stamped_table).
+{{ config(materialized='stamped_table') }}
+
 with
 
 rejected_transactions as (

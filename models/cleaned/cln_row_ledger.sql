@@ -1,5 +1,8 @@
 -- Where every input row went: one row per (source, file, outcome), outcome
 -- 'cleaned' or a rejection reason. The `billups run` summary reads it.
+-- Rebuilt only when an input moved (macros/incremental.sql, stamped_table).
+{{ config(materialized='stamped_table') }}
+
 with
 
 transactions as (

@@ -3,10 +3,11 @@
 * Incremental: the input folder first holds every month but the last; a second
   run after the last month's part file arrives must rewrite exactly that month
   and end with marts and a cleaned table equal, row for row, to a full refresh
-  of the same inputs. A third run with nothing new rewrites nothing; a run with
-  ``--months`` rewrites the named month and changes nothing either; removing the
-  part file again drops the month. The merchants chain is rebuilt only when
-  merchants.csv changes.
+  of the same inputs. A third run with nothing new rewrites nothing and keeps
+  every table rebuilt whole (stamped_table); a run with ``--months`` rewrites
+  the named month and changes nothing either; removing the part file again
+  drops the month. The merchants chain is rebuilt only when merchants.csv
+  changes, and then only the tables that read it.
 * Determinism: the marts are identical whatever spark.sql.shuffle.partitions is
   and however the input rows are ordered or split into part files.
 
@@ -35,6 +36,17 @@ SEED = 23
 TX = "historical_transactions.parquet"
 TIMEOUT_SECONDS = 30 * 60
 MERCHANT_MODELS = ("stg_billups__merchants", "cln_merchants", "cln_merchant_name_conflicts")
+# Tables rebuilt whole, and only when an input moved (stamped_table).
+STAMPED_MODELS = (
+    "cln_rejected_rows", "cln_row_ledger", "qa_metrics",
+    "top_merchants_by_month_city", "avg_sale_by_merchant_state", "top_hours_by_category",
+    "popular_merchant_cities", "city_category_mix", "city_category_association",
+    "advice_cities", "advice_categories", "advice_months", "advice_hours",
+    "advice_opening_window", "advice_installments",
+)
+# The marts that show merchant names (from cln_merchants).
+NAMED_MARTS = ("top_merchants_by_month_city", "avg_sale_by_merchant_state",
+               "popular_merchant_cities")
 
 
 def billups_run(data_dir: Path, root: Path, *extra: str, shuffle_partitions: int = 8,
@@ -129,13 +141,17 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     # merchants.csv did not change: the merchants chain is kept, not rebuilt.
     for model in MERCHANT_MODELS:
         assert f"{model}: input unchanged, table kept" in second.stdout
+    for model in STAMPED_MODELS:
+        assert f"{model}: inputs changed, rebuilding" in second.stdout
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
     pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
 
-    # Nothing new: nothing rewritten, nothing changed.
+    # Nothing new: nothing rewritten, no table rebuilt, nothing changed.
     third = billups_run(data, root)
     assert rewritten(third, "cln_transactions") == ""
     assert rewritten(third, "int_sales_by_day_hour") == ""
+    for model in STAMPED_MODELS:
+        assert f"{model}: inputs unchanged, table kept" in third.stdout
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
 
     # A month asked for on the command line is rewritten even when unchanged.
@@ -166,6 +182,12 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     for model in MERCHANT_MODELS:
         assert f"{model}: input changed, rebuilding" in sixth.stdout
     assert rewritten(sixth, "cln_transactions") == ""
+    # Only the tables that read the merchants are rebuilt.
+    for model in STAMPED_MODELS:
+        reads_merchants = model in NAMED_MARTS or model.startswith(("cln_", "qa_"))
+        verdict = ("inputs changed, rebuilding" if reads_merchants
+                   else "inputs unchanged, table kept")
+        assert f"{model}: {verdict}" in sixth.stdout, model
     shown = pd.read_csv(root / "output" / "marts" / "top_merchants_by_month_city.csv", dtype=str)
     names = set(shown.loc[shown["merchant_id"] == named["merchant_id"], "merchant_name"])
     assert names == {renamed}
