@@ -1,20 +1,15 @@
 -- For review: every (merchant_id, name) of an id that merchants.csv lists under
 -- more than one distinct non-blank name. The marts show such ids by their id.
--- Rebuilt only when stg_billups__merchants was (macros/incremental.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-) }}
-
-{%- set rebuild = rebuild_if_upstream_rebuilt(ref('stg_billups__merchants')) %}
+-- Rebuilt only when stg_billups__merchants was (macros/incremental.sql,
+-- stamped_table).
+{{ config(materialized='stamped_table') }}
 
 with
 
 merchants as (
 
     select * from {{ ref('stg_billups__merchants') }}
-    where merchant_id is not null and merchant_name is not null and {{ rebuild }}
+    where merchant_id is not null and merchant_name is not null
 
 ),
 
@@ -23,8 +18,7 @@ id_names as (
     select
         merchant_id,
         merchant_name,
-        count(*) as source_row_count,
-        max(loaded_at) as source_loaded_at
+        count(*) as source_row_count
 
     from merchants
     group by 1, 2

@@ -2,21 +2,15 @@
 -- the name the marts show. An id with exactly one distinct non-blank name gets
 -- it; an id with none, or with conflicting names, shows the id itself.
 -- Rebuilt only when stg_billups__merchants was (macros/incremental.sql,
--- rebuild_if_upstream_rebuilt).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-) }}
-
-{%- set rebuild = rebuild_if_upstream_rebuilt(ref('stg_billups__merchants')) %}
+-- stamped_table).
+{{ config(materialized='stamped_table') }}
 
 with
 
 merchants as (
 
     select * from {{ ref('stg_billups__merchants') }}
-    where merchant_id is not null and {{ rebuild }}
+    where merchant_id is not null
 
 ),
 
@@ -30,8 +24,7 @@ merchant_names as (
         -- Repeated ids may disagree on their registered place: the largest id
         -- wins, so a known city beats the unknown -1.
         max(city_id) as registered_city_id,
-        max(state_id) as registered_state_id,
-        max(loaded_at) as source_loaded_at
+        max(state_id) as registered_state_id
 
     from merchants
     group by 1
@@ -54,8 +47,7 @@ resolved as (
         distinct_name_count,
         source_row_count,
         registered_city_id,
-        registered_state_id,
-        source_loaded_at
+        registered_state_id
 
     from merchant_names
 

@@ -140,7 +140,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert rewritten(second, "int_sales_by_day_hour") == month
     # merchants.csv did not change: the merchants chain is kept, not rebuilt.
     for model in MERCHANT_MODELS:
-        assert f"{model}: input unchanged, table kept" in second.stdout
+        assert f"{model}: inputs unchanged, table kept" in second.stdout
     for model in STAMPED_MODELS:
         assert f"{model}: inputs changed, rebuilding" in second.stdout
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
@@ -153,6 +153,16 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     for model in STAMPED_MODELS:
         assert f"{model}: inputs unchanged, table kept" in third.stdout
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
+
+    # A changed var rebuilds the models whose SQL it changes, and only those
+    # (the next run, without it, rebuilds that mart back).
+    fewer = billups_run(data, root, "--vars", '{"top_popular_merchants": 3}')
+    for model in STAMPED_MODELS:
+        verdict = ("inputs changed, rebuilding" if model == "popular_merchant_cities"
+                   else "inputs unchanged, table kept")
+        assert f"{model}: {verdict}" in fewer.stdout, model
+    popular = pd.read_csv(root / "output" / "marts" / "popular_merchant_cities.csv")
+    assert popular["merchant_rank"].max() == 3
 
     # A month asked for on the command line is rewritten even when unchanged.
     fourth = billups_run(data, root, "--months", "2017-03")
@@ -180,7 +190,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     merchants.to_csv(data / "merchants.csv", index=False)
     sixth = billups_run(data, root)
     for model in MERCHANT_MODELS:
-        assert f"{model}: input changed, rebuilding" in sixth.stdout
+        assert f"{model}: inputs changed, rebuilding" in sixth.stdout
     assert rewritten(sixth, "cln_transactions") == ""
     # Only the tables that read the merchants are rebuilt.
     for model in STAMPED_MODELS:

@@ -2,21 +2,10 @@
 -- cast with try_cast so a stray value becomes null instead of failing the run.
 -- Materialized as a table (staging is otherwise views): the CSV is parsed once
 -- here instead of once per model that reads the merchants. Rebuilt only when
--- merchants.csv changed (path or modification time) since the last build: a
+-- merchants.csv changed (its files: path, modification time and size), so a
 -- daily run that brings new transactions only keeps the merchants chain as it
--- is (macros/incremental.sql, rebuild_if_changed).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-) }}
-
-{%- set rebuild = rebuild_if_changed(
-    'select distinct ' ~ source_file_metadata('file_path', 'string') ~ ', cast('
-    ~ source_file_metadata('file_modification_time', 'timestamp') ~ ' as string) from '
-    ~ source('billups', 'merchants'),
-    'select distinct source_file, cast(source_file_modified_at as string) from ' ~ this,
-) %}
+-- is (macros/incremental.sql, stamped_table).
+{{ config(materialized='stamped_table') }}
 
 with
 
@@ -29,7 +18,6 @@ source as (
             as source_file_modified_at
 
     from {{ source('billups', 'merchants') }}
-    where {{ rebuild }}
 
 ),
 
@@ -58,10 +46,7 @@ renamed as (
         try_cast(trim(city_id) as bigint) as city_id,
         try_cast(trim(state_id) as bigint) as state_id,
         source_file_path as source_file,
-        source_file_modified_at,
-        -- When this table was built: cln_merchants and
-        -- cln_merchant_name_conflicts rebuild when it moves.
-        cast('{{ run_started_at }}' as timestamp) as loaded_at
+        source_file_modified_at
 
     from source
 
