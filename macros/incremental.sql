@@ -225,14 +225,15 @@
 
 
 {#- Tables rebuilt whole (the merchants chain, the marts, qa_metrics, the
-    quarantine and the row ledger), built only when their inputs moved. The table records a stamp of
-    what it was built from as the table property billups.inputs_stamp: an md5 of
-    the model's compiled SQL (so a changed model, macro or var rebuilds it) and
-    of the state of every node it reads (inputs_stamp). A run whose stamp equals
-    the recorded one keeps the table, so a scheduled run with no new input
-    rebuilds nothing downstream of the unchanged incremental tables.
-    `--full-refresh`, a missing table or a missing stamp rebuild it, as dbt's
-    table materialization does (drop, then create table as select). -#}
+    quarantine and the row ledger), built only when their inputs moved. The
+    table records a stamp of what it was built from as the table property
+    billups.inputs_stamp: an md5 of the model's compiled SQL (so a changed
+    model, macro or var rebuilds it) and of the state of every node it reads
+    (inputs_stamp). A run whose stamp equals the recorded one keeps the table,
+    so a scheduled run with no new input rebuilds nothing downstream of the
+    unchanged incremental tables. `--full-refresh`, a missing table or a
+    missing stamp rebuild it, as dbt's table materialization does (drop, then
+    create table as select). -#}
 {% materialization stamped_table, adapter='spark' %}
     {%- set target_relation = api.Relation.create(
         identifier=model['alias'], schema=schema, database=database, type='table') -%}
@@ -292,7 +293,8 @@
 
 {#- What a node read by a stamped_table holds now, as text that changes
     whenever its rows can have changed. A view (or an ephemeral model): its code
-    and the state of what it reads. A seed: its row count and a hash of its rows
+    and the state of what it reads (its code as written: a var used in a view
+    would not be seen; test_views_use_no_var keeps the views free of vars). A seed: its row count and a hash of its rows
     (every `dbt seed`, hence every `dbt build`, rewrites its files). Anything
     else stored (a source, a table, an incremental model): its files
     (table_files). -#}
