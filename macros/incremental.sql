@@ -291,13 +291,13 @@
 {% endmacro %}
 
 
-{#- What a node read by a stamped_table holds now, as text that changes
-    whenever its rows can have changed. A view (or an ephemeral model): its code
-    and the state of what it reads (its code as written: a var used in a view
-    would not be seen; test_views_use_no_var keeps the views free of vars). A seed: its row count and a hash of its rows
-    (every `dbt seed`, hence every `dbt build`, rewrites its files). Anything
-    else stored (a source, a table, an incremental model): its files
-    (table_files). -#}
+{#- What a node read by a stamped_table holds now, as text that changes whenever
+    its rows can have changed. A view (or an ephemeral model): its code and the
+    state of what it reads (its code as written: a var used in a view would not
+    be seen; test_views_use_no_var keeps the views free of vars). A seed: its
+    row count and a hash of its rows (every `dbt seed`, hence every `dbt build`,
+    rewrites its files). Anything else stored (a source, a table, an incremental
+    model): its files (table_files). -#}
 {% macro node_state(node_id) %}
     {%- set node = graph.sources.get(node_id) or graph.nodes.get(node_id) -%}
     {%- if node.resource_type == 'seed' -%}

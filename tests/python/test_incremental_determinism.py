@@ -36,7 +36,8 @@ SEED = 23
 TX = "historical_transactions.parquet"
 TIMEOUT_SECONDS = 30 * 60
 MERCHANT_MODELS = ("stg_billups__merchants", "cln_merchants", "cln_merchant_name_conflicts")
-# Tables rebuilt whole, and only when an input moved (stamped_table).
+# The other tables rebuilt whole, and only when an input moved (stamped_table,
+# like the merchants chain).
 STAMPED_MODELS = (
     "cln_rejected_rows", "cln_row_ledger", "qa_metrics",
     "top_merchants_by_month_city", "avg_sale_by_merchant_state", "top_hours_by_category",
