@@ -32,16 +32,26 @@
 {% endmacro %}
 
 
-{#- What cln_transactions rewrites in this run: {'months': [...], 'files': [...]}
-    (none for both on a full build: every month, every file). The months are
-    those of the changed files' rows, before (as loaded) and after (as
-    delivered), or the months in var refresh_months; the files are the input
-    files that hold rows of those months - the changed ones and the unchanged
-    ones already loaded for those months - so Spark reads those files alone
-    (a filter on the file path prunes the scan; a month filter cannot, the
-    input is not partitioned). A month whose rows all came from removed files
-    is dropped. -#}
-{% macro input_to_rewrite(validated_relation) %}
+{#- What a month-partitioned table built straight from the transactions input
+    (cln_transactions, qa_transaction_flags) rewrites in this run:
+    {'months': [...], 'files': [...]} (none for both on a full build: every
+    month, every file). The months are those of the changed files' rows, before
+    (as loaded) and after (as delivered), or the months in var refresh_months;
+    the files are the input files that hold rows of those months - the changed
+    ones and the unchanged ones already loaded for those months - so Spark
+    reads those files alone (a filter on the file path prunes the scan; a month
+    filter cannot, the input is not partitioned). A month whose rows all came
+    from removed files is dropped.
+
+    `spec` describes the table: `month_column` (its partition column),
+    `month_expression` (that column computed from a row of
+    `validated_relation`), `month_literal` ('date' or '' for a string column),
+    `rows_filter` (the rows it keeps) and `rules_stamp`, a value every row of
+    the table carries in column rules_stamp: the md5 of the model code and of
+    whatever var or input its rules depend on. A file loaded under another
+    stamp counts as changed, so a changed var or rule rewrites every month
+    instead of leaving months built by the old one. -#}
+{% macro input_to_rewrite(validated_relation, source_name, spec) %}
     {%- set full_build = {'months': none, 'files': none} -%}
     {#- Only run, build (and test, for unit tests) decide months and may drop
         partitions; compile, docs generate and show render the full build. -#}
@@ -60,25 +70,31 @@
 
     {#- The input files that differ from those the table was built from, by
         path and modification time: new (delivered, not loaded), removed
-        (loaded, not delivered) or re-delivered (another time). The first query
-        reads only file metadata of the input, no column of its rows; the second
-        the partition column and two dictionary-encoded columns of the table. -#}
+        (loaded, not delivered) or re-delivered (another time), and those
+        loaded under another rules_stamp. The delivered files come from a
+        listing of the source's directory (about 0.1 s; the same _metadata
+        fields stg_billups__transactions stores, so the paths are spelled
+        alike); the loaded ones from the partition column and three
+        dictionary-encoded columns of the table. -#}
     {%- set delivered = {} -%}
     {%- for row in run_query(
-        'select source_file, cast(max(source_file_modified_at) as string) from '
-        ~ validated_relation ~ ' group by 1'
+        'select _metadata.file_path, cast(_metadata.file_modification_time as string) from '
+        ~ file_listing(source_relation(source_name))
     ).rows -%}
         {%- do delivered.update({row[0]: row[1]}) -%}
     {%- endfor -%}
     {%- set loaded = run_query(
-        'select cast(purchase_month as string), source_file,'
-        ~ ' cast(max(source_file_modified_at) as string) from ' ~ this ~ ' group by 1, 2'
+        'select cast(' ~ spec.month_column ~ ' as string), source_file,'
+        ~ ' cast(max(source_file_modified_at) as string),'
+        ~ " bool_and(rules_stamp = '" ~ spec.rules_stamp ~ "') from " ~ this
+        ~ ' where source_file is not null group by 1, 2'
     ).rows -%}
     {#- A file's months can carry different times (a --months run rewrote some
-        of them only): it is unchanged when every one is the delivered time. -#}
+        of them only): it is unchanged when every one is the delivered time
+        and every one was built under this run's rules. -#}
     {%- set loaded_files = {} -%}
     {%- for row in loaded -%}
-        {%- do loaded_files.setdefault(row[1], []).append(row[2]) -%}
+        {%- do loaded_files.setdefault(row[1], []).append(row[2] if row[3] else 'other rules') -%}
     {%- endfor -%}
     {%- set changed = [] -%}
     {%- set delivered_changed = [] -%}
@@ -95,9 +111,9 @@
     {%- set months_delivered = [] -%}
     {%- if delivered_changed -%}
         {%- set query -%}
-            select distinct cast(date_trunc('month', purchase_ts) as date) as purchase_month
+            select distinct cast({{ spec.month_expression }} as string)
             from {{ validated_relation }}
-            where rejection_reason is null and {{ in_list('source_file', delivered_changed) }}
+            where {{ spec.rows_filter }} and {{ in_list('source_file', delivered_changed) }}
         {%- endset -%}
         {%- for row in run_query(query).rows -%}
             {%- do months_delivered.append(row[0] | string) -%}
@@ -119,7 +135,8 @@
                 {%- do months.append(month) -%}
             {%- else -%}
                 {%- do gone.append(month) -%}
-                {%- do run_query('alter table ' ~ this ~ " drop if exists partition (purchase_month = date'" ~ month ~ "')") -%}
+                {%- do run_query('alter table ' ~ this ~ ' drop if exists partition ('
+                    ~ spec.month_column ~ ' = ' ~ spec.month_literal ~ "'" ~ month ~ "')") -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
@@ -137,42 +154,35 @@
 {% endmacro %}
 
 
-{#- Months of `upstream` loaded after `this` was last built from them: per month,
-    max(loaded_at) upstream differs from the source_loaded_at recorded here. A
-    failed run leaves the stamps apart, so the next run catches up. Returns rows
-    (month, is_gone). -#}
-{% macro months_loaded_since(upstream) %}
-    {%- set query -%}
-        with
-
-        upstream as (
-            select purchase_month, max(loaded_at) as loaded_at
-            from {{ upstream }}
-            group by 1
-        ),
-
-        built as (
-            select purchase_month, max(source_loaded_at) as loaded_at
-            from {{ this }}
-            group by 1
-        )
-
-        select
-            cast(coalesce(upstream.purchase_month, built.purchase_month) as string),
-            upstream.purchase_month is null
-        from upstream
-        full outer join built
-            on upstream.purchase_month = built.purchase_month
-        where not (upstream.loaded_at <=> built.loaded_at)
-    {%- endset -%}
-    {{ return(run_query(query).rows) }}
+{#- The rules_stamp of a month-partitioned model built from the input
+    (input_to_rewrite): an md5 of its code, of `rules` (the values of the vars
+    its rules read) and of node_state of each node in `inputs` (other inputs
+    whose change must redo every month). '' where there is no model to stamp
+    (lint); in a unit test (`this` is none) the inputs are left out. -#}
+{% macro rules_stamp(rules, inputs=[]) %}
+    {%- if not execute or model is not defined -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set parts = [model.raw_code, rules | string] -%}
+    {%- if this is not none -%}
+        {%- for node_id in inputs -%}
+            {%- do parts.append(node_id ~ '=' ~ node_state(node_id)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(local_md5(parts | join('\n'))) }}
 {% endmacro %}
 
 
-{#- The months a month-partitioned model rebuilt from `upstream` (a
+{#- The months a month-partitioned model built from `upstream` (a
     month-partitioned model itself) rewrites in this run: a list of
-    'yyyy-MM-01', or none on a full build. Months gone upstream are dropped here,
-    since insert_overwrite only replaces the partitions its query returns. -#}
+    'yyyy-MM-01', or none on a full build. A month is rewritten when its
+    partition upstream holds a file written at or after the oldest file of the
+    same partition here (or is missing here): a month rewritten upstream, even
+    by an earlier run that failed before reaching this model, is caught. A
+    month gone upstream is dropped here, since insert_overwrite only replaces
+    the partitions its query returns. Both sides are file listings (no row is
+    read); a file system with coarse modification times at worst rewrites a
+    month that did not need it. -#}
 {% macro months_to_rewrite(upstream) %}
     {%- if not execute or flags.WHICH not in ['run', 'build', 'test'] -%}
         {{ return(none) }}
@@ -180,18 +190,42 @@
     {%- if this is none or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- set upstream_times = month_file_times(upstream) -%}
+    {%- set own_times = month_file_times(this) -%}
     {%- set months = [] -%}
     {%- set gone = [] -%}
-    {%- for row in months_loaded_since(upstream) -%}
-        {%- if row[1] -%}
-            {%- do gone.append(row[0] | string) -%}
-            {%- do run_query('alter table ' ~ this ~ " drop if exists partition (purchase_month = date'" ~ row[0] ~ "')") -%}
-        {%- else -%}
-            {%- do months.append(row[0] | string) -%}
+    {%- for month, times in upstream_times.items() -%}
+        {%- if month not in own_times or times.newest >= own_times[month].oldest -%}
+            {%- do months.append(month) -%}
         {%- endif -%}
+    {%- endfor -%}
+    {%- for month in own_times if month not in upstream_times -%}
+        {%- do gone.append(month) -%}
+        {%- do run_query('alter table ' ~ this ~ " drop if exists partition (purchase_month = date'" ~ month ~ "')") -%}
     {%- endfor -%}
     {{ log_rewrite(months | sort, gone | sort) }}
     {{ return(months | sort) }}
+{% endmacro %}
+
+
+{#- Per purchase_month partition of a month-partitioned table: the oldest and
+    newest modification time of its files, in epoch milliseconds, as
+    {'yyyy-MM-01': {'oldest': ..., 'newest': ...}}. Spark's binaryFile source
+    lists the files and reads the month from the partition directory names. -#}
+{% macro month_file_times(relation) %}
+    {%- set times = {} -%}
+    {%- set query -%}
+        select
+            cast(purchase_month as string),
+            min(unix_millis(modificationTime)),
+            max(unix_millis(modificationTime))
+        from {{ file_listing(relation) }}
+        group by 1
+    {%- endset -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do times.update({row[0]: {'oldest': row[1], 'newest': row[2]}}) -%}
+    {%- endfor -%}
+    {{ return(times) }}
 {% endmacro %}
 
 
@@ -318,10 +352,21 @@
 
 {#- The files under a table's location, by path, modification time and size,
     as one md5. Every write (a rebuild, a rewritten partition, a re-delivered
-    input file) makes new files. Spark's binaryFile source lists them without
-    reading them: a tenth of a second, where reading _metadata through the
-    table iterates every row (seconds on the full-scale input). -#}
+    input file) makes new files. -#}
 {% macro table_files(relation) %}
+    {%- set files = run_query(
+        'select path, cast(modificationTime as string), length from ' ~ file_listing(relation)
+    ).rows | map('list') | map('string') | sort | list -%}
+    {{ return(local_md5(files | join('\n'))) }}
+{% endmacro %}
+
+
+{#- The files of a table or source as a relation to select from: Spark's
+    binaryFile source over the Location `describe table extended` gives. It lists
+    the files without reading them (a tenth of a second, where reading _metadata
+    through the table iterates every row: seconds on the full-scale input) as
+    long as no query selects its content column. -#}
+{% macro file_listing(relation) %}
     {%- set location = [] -%}
     {%- for row in run_query('describe table extended ' ~ relation).rows
         if row[0] == 'Location' -%}
@@ -330,9 +375,17 @@
     {%- if not location -%}
         {{ exceptions.raise_compiler_error(relation ~ ': describe table extended gives no Location') }}
     {%- endif -%}
-    {%- set files = run_query(
-        'select path, cast(modificationTime as string), length from binaryFile.`'
-        ~ location[0] | replace('`', '``') ~ '`'
-    ).rows | map('list') | map('string') | sort | list -%}
-    {{ return(local_md5(files | join('\n'))) }}
+    {{ return('binaryFile.`' ~ location[0] | replace('`', '``') ~ '`') }}
+{% endmacro %}
+
+
+{#- The relation of the source table `name` of source billups, found in the
+    graph rather than with source(), which would make it an input of the
+    calling model (and of its unit tests). -#}
+{% macro source_relation(name) %}
+    {%- for node in graph.sources.values()
+        if node.source_name == 'billups' and node.name == name -%}
+        {{ return(node.relation_name) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error('no source billups.' ~ name) }}
 {% endmacro %}

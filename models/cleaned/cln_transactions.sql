@@ -16,7 +16,16 @@
     on_schema_change='fail',
 ) }}
 
-{%- set rewrite = input_to_rewrite(ref('cln_transactions_validated')) %}
+{#- The rules of this model: its code and the var it reads. Rows built under
+    other rules are rewritten (input_to_rewrite). -#}
+{%- set stamp = rules_stamp(var('max_installments')) %}
+{%- set rewrite = input_to_rewrite(ref('cln_transactions_validated'), 'historical_transactions', {
+    'month_column': 'purchase_month',
+    'month_expression': "cast(date_trunc('month', purchase_ts) as date)",
+    'month_literal': 'date',
+    'rows_filter': 'rejection_reason is null',
+    'rules_stamp': stamp,
+}) %}
 
 with
 
@@ -54,9 +63,10 @@ typed as (
         hour(purchase_ts) as purchase_hour,
         source_file,
         source_file_modified_at,
-        -- When this month was (re)written: month-partitioned models downstream
-        -- rebuild the months stamped after their own last build.
+        -- When this month was (re)written (provenance; the month-partitioned
+        -- models downstream compare partition file times, not this column).
         cast('{{ run_started_at }}' as timestamp) as loaded_at,
+        '{{ stamp }}' as rules_stamp,
         -- The partition column goes last (Spark stores it in the path).
         cast(date_trunc('month', purchase_ts) as date) as purchase_month
 

@@ -31,11 +31,10 @@ aggregated as (
         is_authorized,
         count(*) as no_of_sales,
         sum(purchase_amount) as purchase_total,
-        max(loaded_at) as source_loaded_at,
         purchase_month
 
     from transactions
-    group by 1, 2, 3, 4, 5, 9
+    group by 1, 2, 3, 4, 5, 8
 
 )
 
