@@ -19,3 +19,35 @@
         thresholds.{{ field }}
     {%- endif -%}
 {% endmacro %}
+
+
+{#- The per-row quality flags of the transactions, as (metric name, condition)
+    pairs; a condition reads a row of stg_billups__transactions as
+    `transactions` and the merchant ids of cln_merchants as `listed_ids` (null
+    when the row's id is not listed). qa_transaction_flags stores, per row,
+    one bit per flag (bit n for the n-th pair, from 0), qa_metrics counts the
+    rows per bit: the order is part of the stored data (adding a flag at the
+    end keeps the others' bits). -#}
+{% macro qa_transaction_flags() %}
+    {{ return([
+        ('null_merchant_id', 'transactions.merchant_id is null'),
+        ('unknown_category', 'transactions.category is null'),
+        ('amount_le_zero', "not isnan(transactions.purchase_amount)"
+            ~ " and abs(transactions.purchase_amount) != double('inf')"
+            ~ " and transactions.purchase_amount <= 0"),
+        ('future_timestamp', "transactions.purchase_ts > timestamp('"
+            ~ var('expected_max_purchase_ts') ~ "')"),
+        ('timestamp_outside_expected_range', "transactions.purchase_ts > timestamp('"
+            ~ var('expected_max_purchase_ts') ~ "') or transactions.purchase_ts < timestamp('"
+            ~ var('expected_min_purchase_ts') ~ "')"),
+        ('denied', "transactions.authorized_flag = 'N'"),
+        ('unexpected_authorized_flag', "transactions.authorized_flag is null"
+            ~ " or transactions.authorized_flag not in ('Y', 'N')"),
+        ('unknown_installments', 'transactions.installments is null or transactions.installments < 0'
+            ~ ' or transactions.installments > ' ~ var('max_installments', 36)),
+        ('unknown_city', 'transactions.city_id is null or transactions.city_id = -1'),
+        ('unknown_state', 'transactions.state_id is null or transactions.state_id = -1'),
+        ('merchant_id_not_in_merchants',
+            'transactions.merchant_id is not null and listed_ids.merchant_id is null'),
+    ]) }}
+{% endmacro %}

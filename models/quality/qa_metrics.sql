@@ -1,39 +1,14 @@
 -- Data-quality metrics of this run: one row per metric with its value, the
 -- denominator it is a share of, the rate, the threshold from the seed
 -- quality_thresholds (or a var override) and the resulting status.
--- One scan of the input computes every transaction metric and the count of
--- exact duplicates: per row, a hash of the row as delivered and one bit per
--- metric the row counts towards; grouping by (hash, bits) finds the copies,
--- grouping those by bits gives each metric's count.
+-- The transaction metrics and the count of exact duplicates come from
+-- qa_transaction_flags (rows and extra copies per combination of flags, kept
+-- per input month), so a new month does not rescan the whole input.
 -- Rebuilt only when an input moved (macros/incremental.sql, stamped_table):
 -- the metrics of unchanged inputs are the same.
 {{ config(materialized='stamped_table') }}
--- noqa: disable=LT02
-{%- set transaction_flags = [
-    ('null_merchant_id', 'transactions.merchant_id is null'),
-    ('unknown_category', 'transactions.category is null'),
-    ('amount_le_zero', "not isnan(transactions.purchase_amount)"
-        ~ " and abs(transactions.purchase_amount) != double('inf')"
-        ~ " and transactions.purchase_amount <= 0"),
-    ('future_timestamp', "transactions.purchase_ts > timestamp('"
-        ~ var('expected_max_purchase_ts') ~ "')"),
-    ('timestamp_outside_expected_range', "transactions.purchase_ts > timestamp('"
-        ~ var('expected_max_purchase_ts') ~ "') or transactions.purchase_ts < timestamp('"
-        ~ var('expected_min_purchase_ts') ~ "')"),
-    ('denied', "transactions.authorized_flag = 'N'"),
-    ('unexpected_authorized_flag', "transactions.authorized_flag is null"
-        ~ " or transactions.authorized_flag not in ('Y', 'N')"),
-    ('unknown_installments', 'transactions.installments is null or transactions.installments < 0'
-        ~ ' or transactions.installments > ' ~ var('max_installments', 36)),
-    ('unknown_city', 'transactions.city_id is null or transactions.city_id = -1'),
-    ('unknown_state', 'transactions.state_id is null or transactions.state_id = -1'),
-    ('merchant_id_not_in_merchants',
-        'transactions.merchant_id is not null and listed_ids.merchant_id is null'),
-] -%}
-{%- set flag_bits = [] -%}
 {%- set flag_sums = [] -%}
-{%- for flag in transaction_flags %}
-    {%- do flag_bits.append('if(' ~ flag[1] ~ ', ' ~ 2 ** loop.index0 ~ ', 0)') -%}
+{%- for flag in qa_transaction_flags() %}
     {%- do flag_sums.append(
         'coalesce(sum(if((flags & ' ~ 2 ** loop.index0 ~ ') != 0, row_count, 0)), 0) as '
         ~ flag[0]
@@ -43,9 +18,9 @@
 
 with
 
-transactions as (
+transaction_flags as (
 
-    select * from {{ ref('stg_billups__transactions') }}
+    select * from {{ ref('qa_transaction_flags') }}
 
 ),
 
@@ -79,50 +54,14 @@ thresholds as (
 
 ),
 
-listed_ids as (
-
-    select distinct merchant_id from merchants
-
-),
-
-row_flags as (
-
-    -- 335k ids: broadcast them, never shuffle the transactions. A null
-    -- condition sets no bit, as count_if would not count it.
-    select /*+ broadcast(listed_ids) */
-        transactions.row_hash,
-        {{ flag_bits | join('\n        + ') }} as flags
-
-    from transactions
-    left join listed_ids
-        on transactions.merchant_id = listed_ids.merchant_id
-
-),
-
-row_copies as (
-
-    -- Identical rows share the hash and the bits: one group per distinct row
-    -- (rows as delivered, before any trimming). A shuffle of 12 bytes a row.
-    -- Two different rows share a hash with probability about n^2 / 2^65 (3e-6
-    -- for 10M rows): an informational metric can live with that.
-    select
-        row_hash,
-        flags,
-        count(*) as copies
-
-    from row_flags
-    group by 1, 2
-
-),
-
 flag_counts as (
 
     select
         flags,
-        sum(copies) as row_count,
-        sum(copies - 1) as extra_copies
+        sum(row_count) as row_count,
+        sum(extra_copies) as extra_copies
 
-    from row_copies
+    from transaction_flags
     group by 1
 
 ),

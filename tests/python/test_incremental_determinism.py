@@ -74,6 +74,24 @@ def rewritten(result: subprocess.CompletedProcess[str], model: str) -> str:
     raise AssertionError(f"no '{model}: rewriting' line in the run's output")
 
 
+def quality_metrics(root: Path) -> pd.DataFrame:
+    """qa_metrics as stored: value, denominator and status per metric."""
+    table = root / "spark" / "warehouse" / "billups_quality.db" / "qa_metrics"
+    frame = pq.read_table(table).to_pandas().set_index("metric_name").sort_index()
+    return frame[["metric_value", "denominator", "status"]]
+
+
+def flag_months(root: Path) -> list[str]:
+    """The input months of qa_transaction_flags (its partitions), sorted."""
+    table = root / "spark" / "warehouse" / "billups_quality.db" / "qa_transaction_flags"
+    return sorted(path.name.split("=", 1)[1] for path in table.glob("input_month=*"))
+
+
+def all_months(root: Path) -> str:
+    """Every purchase month of cln_transactions, as a run logs a rewrite of all."""
+    return ", ".join(sorted(set(cleaned_rows(root)["purchase_month"])))
+
+
 def cleaned_rows(root: Path) -> pd.DataFrame:
     """cln_transactions as stored (all partitions), without the load stamps,
     sorted on every column: the table's content, row for row."""
@@ -139,6 +157,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert rewritten(second, "cln_transactions") == month
     assert rewritten(second, "int_sales_by_merchant_city_month") == month
     assert rewritten(second, "int_sales_by_day_hour") == month
+    assert rewritten(second, "qa_transaction_flags") == month
     # merchants.csv did not change: the merchants chain is kept, not rebuilt.
     for model in MERCHANT_MODELS:
         assert f"{model}: inputs unchanged, table kept" in second.stdout
@@ -146,11 +165,13 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
         assert f"{model}: inputs changed, rebuilding" in second.stdout
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
     pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
+    pd.testing.assert_frame_equal(quality_metrics(root), quality_metrics(full_refresh))
 
     # Nothing new: nothing rewritten, no table rebuilt, nothing changed.
     third = billups_run(data, root)
     assert rewritten(third, "cln_transactions") == ""
     assert rewritten(third, "int_sales_by_day_hour") == ""
+    assert rewritten(third, "qa_transaction_flags") == ""
     for model in STAMPED_MODELS:
         assert f"{model}: inputs unchanged, table kept" in third.stdout
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
@@ -158,6 +179,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     # A changed var rebuilds the models whose SQL it changes, and only those
     # (the next run, without it, rebuilds that mart back).
     fewer = billups_run(data, root, "--vars", '{"top_popular_merchants": 3}')
+    assert rewritten(fewer, "cln_transactions") == ""
     for model in STAMPED_MODELS:
         verdict = ("inputs changed, rebuilding" if model == "popular_merchant_cities"
                    else "inputs unchanged, table kept")
@@ -172,6 +194,22 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
     pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
 
+    # A var the cleaning rules read (rules_stamp) rewrites every month, and so
+    # does the next run without it: no month is left under the other rules.
+    months = all_months(full_refresh)
+    other_rules = billups_run(data, root, "--vars", '{"max_installments": 6}')
+    assert rewritten(other_rules, "cln_transactions") == months
+    assert rewritten(other_rules, "int_sales_by_day_hour") == months
+    assert rewritten(other_rules, "qa_transaction_flags") == ", ".join(flag_months(root))
+    plans = cleaned_rows(root)["installment_plan_type"].value_counts()
+    assert plans["unknown"] > cleaned_rows(full_refresh)["installment_plan_type"].value_counts()[
+        "unknown"]
+    back = billups_run(data, root)
+    assert rewritten(back, "cln_transactions") == months
+    assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
+    pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
+    pd.testing.assert_frame_equal(quality_metrics(root), quality_metrics(full_refresh))
+
     # A part file taken away takes its rows with it: the emptied month's
     # partitions are dropped (insert_overwrite alone would keep them), and the
     # marts are back to those of the first run.
@@ -179,6 +217,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     fifth = billups_run(data, root)
     assert f"cln_transactions: rewriting 0 month(s); dropped {month}" in fifth.stdout
     assert month not in set(cleaned_rows(root)["purchase_month"])
+    assert f"qa_transaction_flags: rewriting 0 month(s); dropped {month}" in fifth.stdout
     assert diff_marts(first_marts, root / "output" / "marts") == ""
 
     # A new merchants.csv (one merchant renamed) rebuilds the merchants chain;
@@ -193,6 +232,8 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     for model in MERCHANT_MODELS:
         assert f"{model}: inputs changed, rebuilding" in sixth.stdout
     assert rewritten(sixth, "cln_transactions") == ""
+    # The quality flags read the merchant list: every input month is redone.
+    assert rewritten(sixth, "qa_transaction_flags") == ", ".join(flag_months(root))
     # Only the tables that read the merchants are rebuilt.
     for model in STAMPED_MODELS:
         reads_merchants = model in NAMED_MARTS or model.startswith(("cln_", "qa_"))
