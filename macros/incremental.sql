@@ -154,22 +154,51 @@
 {% endmacro %}
 
 
+{#- The input month of a transaction row, from its parsed purchase_ts:
+    'yyyy-MM-01', or 'unreadable' when purchase_date does not parse. Identical
+    rows share it, and every row has one (rejected rows too): the partition
+    of qa_transaction_flags. -#}
+{% macro input_month(purchase_ts='purchase_ts') %}
+    {{- "coalesce(cast(cast(date_trunc('month', " ~ purchase_ts ~ ") as date) as string), 'unreadable')" -}}
+{% endmacro %}
+
+
 {#- The rules_stamp of a month-partitioned model built from the input
-    (input_to_rewrite): an md5 of its code, of `rules` (the values of the vars
-    its rules read) and of node_state of each node in `inputs` (other inputs
-    whose change must redo every month). '' where there is no model to stamp
-    (lint); in a unit test (`this` is none) the inputs are left out. -#}
+    (input_to_rewrite): an md5 of its code and of the code of the views it
+    reads (the validation and staging rules), of `rules` (the values of the
+    vars its rules read) and of node_state of each node in `inputs` (other
+    inputs whose change must redo every month). '' where there is no model to
+    stamp (lint); in a unit test (`this` is none) the inputs are left out. -#}
 {% macro rules_stamp(rules, inputs=[]) %}
     {%- if not execute or model is not defined -%}
         {{ return('') }}
     {%- endif -%}
     {%- set parts = [model.raw_code, rules | string] -%}
+    {%- for node_id in model.depends_on.nodes | sort -%}
+        {%- do parts.append(view_code(node_id)) -%}
+    {%- endfor -%}
     {%- if this is not none -%}
         {%- for node_id in inputs -%}
             {%- do parts.append(node_id ~ '=' ~ node_state(node_id)) -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(local_md5(parts | join('\n'))) }}
+{% endmacro %}
+
+
+{#- The code of a view (or ephemeral model) and of the views it reads, as
+    their checksums; '' for anything stored. -#}
+{% macro view_code(node_id) %}
+    {%- set node = graph.nodes.get(node_id) -%}
+    {%- if node is none or node.resource_type != 'model'
+        or node.config.materialized not in ['view', 'ephemeral'] -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set parts = [node_id ~ '=' ~ node.checksum.checksum] -%}
+    {%- for upstream in node.depends_on.nodes | sort -%}
+        {%- do parts.append(view_code(upstream)) -%}
+    {%- endfor -%}
+    {{ return(parts | join(';')) }}
 {% endmacro %}
 
 

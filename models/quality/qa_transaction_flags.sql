@@ -20,8 +20,6 @@
 
 -- noqa: disable=LT02
 {%- set transaction_flags = qa_transaction_flags() %}
-{%- set input_month = "coalesce(cast(cast(date_trunc('month', purchase_ts) as date)"
-    ~ " as string), 'unreadable')" %}
 {%- set flag_bits = [] %}
 {%- for flag in transaction_flags %}
     {%- do flag_bits.append('if(' ~ flag[1] ~ ', ' ~ 2 ** loop.index0 ~ ', 0)') %}
@@ -29,7 +27,7 @@
 {%- set stamp = rules_stamp(transaction_flags, ['model.billups_analytics.cln_merchants']) %}
 {%- set rewrite = input_to_rewrite(ref('cln_transactions_validated'), 'historical_transactions', {
     'month_column': 'input_month',
-    'month_expression': input_month,
+    'month_expression': input_month(),
     'month_literal': '',
     'rows_filter': 'true',
     'rules_stamp': stamp,
@@ -42,7 +40,7 @@ transactions as (
 
     select * from {{ ref('stg_billups__transactions') }}
     where
-        {{ in_list(input_month, rewrite.months) }}
+        {{ in_list(input_month(), rewrite.months) }}
         and {{ in_list('source_file', rewrite.files) }}
 
 ),
@@ -64,7 +62,7 @@ row_flags as (
     -- 335k ids: broadcast them, never shuffle the transactions. A null
     -- condition sets no bit, as count_if would not count it.
     select /*+ broadcast(listed_ids) */
-        {{ input_month }} as input_month,
+        {{ input_month() }} as input_month,
         transactions.source_file,
         transactions.source_file_modified_at,
         transactions.row_hash,

@@ -81,6 +81,15 @@ def quality_metrics(root: Path) -> pd.DataFrame:
     return frame[["metric_value", "denominator", "status"]]
 
 
+def quarantine_rows(root: Path) -> pd.DataFrame:
+    """cln_rejected_rows as stored, files by name, sorted on every column."""
+    table = root / "spark" / "warehouse" / "billups_cleaned.db" / "cln_rejected_rows"
+    frame = pq.read_table(table).to_pandas()
+    frame["source_file"] = frame["source_file"].str.rsplit("/", n=1).str[-1]
+    columns = sorted(frame.columns)
+    return frame[columns].sort_values(columns).reset_index(drop=True).astype(str)
+
+
 def flag_months(root: Path) -> list[str]:
     """The input months of qa_transaction_flags (its partitions), sorted."""
     table = root / "spark" / "warehouse" / "billups_quality.db" / "qa_transaction_flags"
@@ -166,6 +175,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
     pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
     pd.testing.assert_frame_equal(quality_metrics(root), quality_metrics(full_refresh))
+    pd.testing.assert_frame_equal(quarantine_rows(root), quarantine_rows(full_refresh))
 
     # Nothing new: nothing rewritten, no table rebuilt, nothing changed.
     third = billups_run(data, root)
@@ -209,6 +219,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
     pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
     pd.testing.assert_frame_equal(quality_metrics(root), quality_metrics(full_refresh))
+    pd.testing.assert_frame_equal(quarantine_rows(root), quarantine_rows(full_refresh))
 
     # A part file taken away takes its rows with it: the emptied month's
     # partitions are dropped (insert_overwrite alone would keep them), and the
