@@ -158,14 +158,14 @@
     'yyyy-MM-01', or 'unreadable' when purchase_date does not parse. Identical
     rows share it, and every row has one (rejected rows too): the partition
     of qa_transaction_flags. -#}
-{% macro input_month(purchase_ts='purchase_ts') %}
-    {{- "coalesce(cast(cast(date_trunc('month', " ~ purchase_ts ~ ") as date) as string), 'unreadable')" -}}
+{% macro input_month() %}
+    {{- "coalesce(cast(cast(date_trunc('month', purchase_ts) as date) as string), 'unreadable')" -}}
 {% endmacro %}
 
 
 {#- The rules_stamp of a month-partitioned model built from the input
     (input_to_rewrite): an md5 of its code and of the code of the views it
-    reads (the validation and staging rules), of `rules` (the values of the
+    reads (node_state with files=false: the validation and staging rules), of `rules` (the values of the
     vars its rules read) and of node_state of each node in `inputs` (other
     inputs whose change must redo every month). '' where there is no model to
     stamp (lint); in a unit test (`this` is none) only the code and `rules`. -#}
@@ -178,29 +178,13 @@
         does not compare stamps (input_to_rewrite returns before). -#}
     {%- if this is not none -%}
         {%- for node_id in model.depends_on.nodes | sort -%}
-            {%- do parts.append(view_code(node_id)) -%}
+            {%- do parts.append(node_id ~ '=' ~ node_state(node_id, files=false)) -%}
         {%- endfor -%}
         {%- for node_id in inputs -%}
             {%- do parts.append(node_id ~ '=' ~ node_state(node_id)) -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(local_md5(parts | join('\n'))) }}
-{% endmacro %}
-
-
-{#- The code of a view (or ephemeral model) and of the views it reads, as
-    their checksums; '' for anything stored. -#}
-{% macro view_code(node_id) %}
-    {%- set node = graph.nodes.get(node_id) -%}
-    {%- if node is none or node.resource_type != 'model'
-        or node.config.materialized not in ['view', 'ephemeral'] -%}
-        {{ return('') }}
-    {%- endif -%}
-    {%- set parts = [node_id ~ '=' ~ node.checksum.checksum] -%}
-    {%- for upstream in node.depends_on.nodes | sort -%}
-        {%- do parts.append(view_code(upstream)) -%}
-    {%- endfor -%}
-    {{ return(parts | join(';')) }}
 {% endmacro %}
 
 
@@ -362,20 +346,25 @@
     be seen; test_views_use_no_var keeps the views free of vars). A seed: its
     row count and a hash of its rows (every `dbt seed`, hence every `dbt build`,
     rewrites its files). Anything else stored (a source, a table, an incremental
-    model): its files (table_files). -#}
-{% macro node_state(node_id) %}
+    model): its files (table_files). With files=false only the code counts: a
+    view's code and that of the views it reads, '' for anything stored
+    (rules_stamp). -#}
+{% macro node_state(node_id, files=true) %}
     {%- set node = graph.sources.get(node_id) or graph.nodes.get(node_id) -%}
+    {%- if node.resource_type == 'model' and node.config.materialized in ['view', 'ephemeral'] -%}
+        {%- set states = [node.checksum.checksum] -%}
+        {%- for upstream in node.depends_on.nodes | sort -%}
+            {%- do states.append(upstream ~ '=' ~ node_state(upstream, files)) -%}
+        {%- endfor -%}
+        {{ return(local_md5(states | join('\n'))) }}
+    {%- endif -%}
+    {%- if not files -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- if node.resource_type == 'seed' -%}
         {%- set query = 'select count(*), sum(cast(xxhash64(*) as decimal(38, 0))) from '
             ~ node.relation_name -%}
         {{ return(run_query(query).rows | map('list') | map('string') | join(';')) }}
-    {%- endif -%}
-    {%- if node.resource_type == 'model' and node.config.materialized in ['view', 'ephemeral'] -%}
-        {%- set states = [node.checksum.checksum] -%}
-        {%- for upstream in node.depends_on.nodes | sort -%}
-            {%- do states.append(upstream ~ '=' ~ node_state(upstream)) -%}
-        {%- endfor -%}
-        {{ return(local_md5(states | join('\n'))) }}
     {%- endif -%}
     {{ return(table_files(node.relation_name)) }}
 {% endmacro %}

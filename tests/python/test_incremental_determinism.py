@@ -74,25 +74,33 @@ def rewritten(result: subprocess.CompletedProcess[str], model: str) -> str:
     raise AssertionError(f"no '{model}: rewriting' line in the run's output")
 
 
-def quality_metrics(root: Path) -> pd.DataFrame:
-    """qa_metrics as stored: value, denominator and status per metric."""
-    table = root / "spark" / "warehouse" / "billups_quality.db" / "qa_metrics"
-    frame = pq.read_table(table).to_pandas().set_index("metric_name").sort_index()
-    return frame[["metric_value", "denominator", "status"]]
+def stored(root: Path, schema: str, table: str) -> Path:
+    """The folder of table billups_<schema>.<table> in the run's warehouse."""
+    return root / "spark" / "warehouse" / f"billups_{schema}.db" / table
 
 
-def quarantine_rows(root: Path) -> pd.DataFrame:
-    """cln_rejected_rows as stored, files by name, sorted on every column."""
-    table = root / "spark" / "warehouse" / "billups_cleaned.db" / "cln_rejected_rows"
-    frame = pq.read_table(table).to_pandas()
+def as_content(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table's rows, input files by name, sorted on every column: equal
+    frames mean equal content, row for row."""
     frame["source_file"] = frame["source_file"].str.rsplit("/", n=1).str[-1]
     columns = sorted(frame.columns)
     return frame[columns].sort_values(columns).reset_index(drop=True).astype(str)
 
 
+def quality_metrics(root: Path) -> pd.DataFrame:
+    """qa_metrics as stored: value, denominator and status per metric."""
+    frame = pq.read_table(stored(root, "quality", "qa_metrics")).to_pandas()
+    return frame.set_index("metric_name").sort_index()[["metric_value", "denominator", "status"]]
+
+
+def quarantine_rows(root: Path) -> pd.DataFrame:
+    """cln_rejected_rows as stored."""
+    return as_content(pq.read_table(stored(root, "cleaned", "cln_rejected_rows")).to_pandas())
+
+
 def flag_months(root: Path) -> list[str]:
     """The input months of qa_transaction_flags (its partitions), sorted."""
-    table = root / "spark" / "warehouse" / "billups_quality.db" / "qa_transaction_flags"
+    table = stored(root, "quality", "qa_transaction_flags")
     return sorted(path.name.split("=", 1)[1] for path in table.glob("input_month=*"))
 
 
@@ -102,16 +110,13 @@ def all_months(root: Path) -> str:
 
 
 def cleaned_rows(root: Path) -> pd.DataFrame:
-    """cln_transactions as stored (all partitions), without the load stamps,
-    sorted on every column: the table's content, row for row."""
-    table = root / "spark" / "warehouse" / "billups_cleaned.db" / "cln_transactions"
+    """cln_transactions as stored (all partitions), without the load stamps."""
+    table = stored(root, "cleaned", "cln_transactions")
     frame = pq.read_table(table, partitioning="hive").to_pandas()
     # Load stamps: when the month was written, when the file copy was made.
     frame = frame.drop(columns=["loaded_at", "source_file_modified_at"])
     frame["purchase_month"] = frame["purchase_month"].astype(str)
-    frame["source_file"] = frame["source_file"].str.rsplit("/", n=1).str[-1]
-    columns = sorted(frame.columns)
-    return frame[columns].sort_values(columns).reset_index(drop=True).astype(str)
+    return as_content(frame)
 
 
 @pytest.fixture(scope="module")
