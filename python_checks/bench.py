@@ -53,6 +53,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from python_checks import class_archive
 from python_checks.project import PROFILES_DIR, PROJECT_DIR
 
 SEED = 42
@@ -199,6 +200,9 @@ def step_env(root: Path) -> dict[str, str]:
         "BILLUPS_LOG4J_CONFIG": os.environ.get("BILLUPS_LOG4J_CONFIG",
                                                str(PROFILES_DIR / "log4j2.properties")),
         "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        # The reference script does not read it: it starts Spark as public
+        # solutions do.
+        "BILLUPS_CLASS_ARCHIVE": str(class_archive.archive_path()),
     }
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from python_checks import class_archive
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROFILES_DIR = PROJECT_DIR / "profiles"
 
@@ -72,6 +74,7 @@ def dbt_env() -> dict[str, str]:
         # instead of letting Spark warn about it on every start.
         "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
         "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR", str(PROFILES_DIR)),
+        "BILLUPS_CLASS_ARCHIVE": str(class_archive.archive_path()),
     }
 
 
