@@ -23,6 +23,11 @@
             ) }}
         {%- endif -%}
         {%- set order_by = node.config.meta.get('export_order') -%}
+        {#- The documented column order: a partitioned table stores its
+            partition column last. -#}
+        {%- set columns = node.columns.keys() | map('replace', '`', '``')
+            | map('string') | list -%}
+        {%- set columns = ('`' ~ (columns | join('`, `')) ~ '`') if columns else '*' -%}
         {%- set target_dir = (out_dir | string).rstrip('/') ~ '/' ~ model_name -%}
         {% set sql %}
             insert overwrite directory '{{ target_dir }}'
@@ -35,7 +40,7 @@
                 timestampFormat 'yyyy-MM-dd HH:mm:ss'
             )
             {#- COALESCE(1) merges the sorted partitions in order: one file, sorted. #}
-            select /*+ COALESCE(1) */ * from {{ relation }}
+            select /*+ COALESCE(1) */ {{ columns }} from {{ relation }}
             {% if order_by %}order by {{ order_by }}{% endif %}
         {% endset %}
         {%- do run_query(sql) -%}

@@ -188,8 +188,8 @@
 {% endmacro %}
 
 
-{#- The months a month-partitioned model built from `upstream` (a
-    month-partitioned model itself) rewrites in this run: a list of
+{#- The months a month-partitioned model built from `upstream` (a model
+    partitioned by purchase_month) rewrites in this run: a list of
     'yyyy-MM-01', or none on a full build. A month is rewritten when its
     partition upstream holds a file written at or after the oldest file of the
     same partition here (or is missing here): a month rewritten upstream, even
@@ -197,8 +197,15 @@
     month gone upstream is dropped here, since insert_overwrite only replaces
     the partitions its query returns. Both sides are file listings (no row is
     read); a file system with coarse modification times at worst rewrites a
-    month that did not need it. -#}
-{% macro months_to_rewrite(upstream) %}
+    month that did not need it.
+
+    Optional: `month_column`, this table's partition column; `inputs`, other
+    relations it reads whole (a lookup such as cln_merchants): a file of
+    theirs written at or after a month's oldest file rewrites that month; and
+    `rules`, a rules_stamp kept in the table property billups.rules_stamp
+    (record_rules_stamp, a post-hook): another stamp rewrites every month, so
+    a changed var or model does not leave months built by the old one. -#}
+{% macro months_to_rewrite(upstream, month_column='purchase_month', inputs=[], rules=none) %}
     {%- if not execute or flags.WHICH not in ['run', 'build', 'test'] -%}
         {{ return(none) }}
     {%- endif -%}
@@ -206,32 +213,54 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set upstream_times = month_file_times(upstream) -%}
-    {%- set own_times = month_file_times(this) -%}
+    {%- set own_times = month_file_times(this, month_column) -%}
+    {%- set newest_input = [0] -%}
+    {%- for relation in inputs -%}
+        {%- for row in run_query('select max(unix_millis(modificationTime)) from '
+            ~ file_listing(relation)).rows if row[0] is not none -%}
+            {%- do newest_input.append(row[0]) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- set newest_input = newest_input | max -%}
+    {%- set other_rules = rules is not none
+        and recorded_stamp(this, 'billups.rules_stamp') != rules -%}
     {%- set months = [] -%}
     {%- set gone = [] -%}
     {%- for month, times in upstream_times.items() -%}
-        {%- if month not in own_times or times.newest >= own_times[month].oldest -%}
+        {%- if other_rules or month not in own_times
+               or [times.newest, newest_input] | max >= own_times[month].oldest -%}
             {%- do months.append(month) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- for month in own_times if month not in upstream_times -%}
         {%- do gone.append(month) -%}
-        {%- do run_query('alter table ' ~ this ~ " drop if exists partition (purchase_month = date'" ~ month ~ "')") -%}
+        {%- do run_query('alter table ' ~ this ~ ' drop if exists partition ('
+            ~ month_column ~ " = date'" ~ month ~ "')") -%}
     {%- endfor -%}
     {{ log_rewrite(months | sort, gone | sort) }}
     {{ return(months | sort) }}
 {% endmacro %}
 
 
-{#- Per purchase_month partition of a month-partitioned table: the oldest and
-    newest modification time of its files, in epoch milliseconds, as
-    {'yyyy-MM-01': {'oldest': ..., 'newest': ...}}. Spark's binaryFile source
-    lists the files and reads the month from the partition directory names. -#}
-{% macro month_file_times(relation) %}
+{#- The post-hook of a model that passes `rules` to months_to_rewrite: records
+    them as the table property billups.rules_stamp once the build succeeded. -#}
+{% macro record_rules_stamp(rules) %}
+    {%- if execute and this is not none -%}
+        alter table {{ this }} set tblproperties ('billups.rules_stamp' = '{{ rules }}')
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- Per month partition of a month-partitioned table (partition column
+    `month_column`): the oldest and newest modification time of its files, in
+    epoch milliseconds, as {'yyyy-MM-01': {'oldest': ..., 'newest': ...}}.
+    Spark's binaryFile source lists the files and reads the month from the
+    partition directory names. -#}
+{% macro month_file_times(relation, month_column='purchase_month') %}
     {%- set times = {} -%}
     {%- set query -%}
         select
-            cast(purchase_month as string),
+            cast({{ month_column }} as string),
             min(unix_millis(modificationTime)),
             max(unix_millis(modificationTime))
         from {{ file_listing(relation) }}
@@ -320,10 +349,11 @@
 {% endmaterialization %}
 
 
-{#- The billups.inputs_stamp property of a stamped_table ('' when it has none). -#}
-{% macro recorded_stamp(relation) %}
+{#- A stamp property of a table: billups.inputs_stamp of a stamped_table by
+    default ('' when it has none). -#}
+{% macro recorded_stamp(relation, property='billups.inputs_stamp') %}
     {%- for row in run_query('show tblproperties ' ~ relation).rows
-        if row[0] == 'billups.inputs_stamp' -%}
+        if row[0] == property -%}
         {{ return(row[1]) }}
     {%- endfor -%}
     {{ return('') }}

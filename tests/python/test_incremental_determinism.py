@@ -40,7 +40,7 @@ MERCHANT_MODELS = ("stg_billups__merchants", "cln_merchants", "cln_merchant_name
 # like the merchants chain).
 STAMPED_MODELS = (
     "cln_rejected_rows", "cln_row_ledger", "qa_metrics",
-    "top_merchants_by_month_city", "avg_sale_by_merchant_state", "top_hours_by_category",
+    "avg_sale_by_merchant_state", "top_hours_by_category",
     "popular_merchant_cities", "city_category_mix", "city_category_association",
     "advice_cities", "advice_categories", "advice_months", "advice_hours",
     "advice_opening_window", "advice_installments",
@@ -172,6 +172,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert rewritten(second, "int_sales_by_merchant_city_month") == month
     assert rewritten(second, "int_sales_by_day_hour") == month
     assert rewritten(second, "qa_transaction_flags") == month
+    assert rewritten(second, "top_merchants_by_month_city") == month
     # merchants.csv did not change: the merchants chain is kept, not rebuilt.
     for model in MERCHANT_MODELS:
         assert f"{model}: inputs unchanged, table kept" in second.stdout
@@ -187,31 +188,38 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert rewritten(third, "cln_transactions") == ""
     assert rewritten(third, "int_sales_by_day_hour") == ""
     assert rewritten(third, "qa_transaction_flags") == ""
+    assert rewritten(third, "top_merchants_by_month_city") == ""
     for model in STAMPED_MODELS:
         assert f"{model}: inputs unchanged, table kept" in third.stdout
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
 
     # A changed var rebuilds the models whose SQL it changes, and only those
-    # (the next run, without it, rebuilds that mart back).
-    fewer = billups_run(data, root, "--vars", '{"top_popular_merchants": 3}')
+    # (the next run, without it, rebuilds those marts back). Q1's rank limit
+    # is a rule of the month-partitioned top_merchants: every month is redone.
+    months = all_months(full_refresh)
+    fewer = billups_run(data, root, "--vars",
+                        '{"top_popular_merchants": 3, "top_merchants_per_month_city": 3}')
     assert rewritten(fewer, "cln_transactions") == ""
+    assert rewritten(fewer, "top_merchants_by_month_city") == months
     for model in STAMPED_MODELS:
         verdict = ("inputs changed, rebuilding" if model == "popular_merchant_cities"
                    else "inputs unchanged, table kept")
         assert f"{model}: {verdict}" in fewer.stdout, model
     popular = pd.read_csv(root / "output" / "marts" / "popular_merchant_cities.csv")
     assert popular["merchant_rank"].max() == 3
+    top = pd.read_csv(root / "output" / "marts" / "top_merchants_by_month_city.csv")
+    assert top["rank"].max() == 3
 
     # A month asked for on the command line is rewritten even when unchanged.
     fourth = billups_run(data, root, "--months", "2017-03")
     assert rewritten(fourth, "cln_transactions") == "2017-03-01"
     assert rewritten(fourth, "int_sales_by_merchant_city_month") == "2017-03-01"
+    assert rewritten(fourth, "top_merchants_by_month_city") == months
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
     pd.testing.assert_frame_equal(cleaned_rows(root), cleaned_rows(full_refresh))
 
     # A var the cleaning rules read (rules_stamp) rewrites every month, and so
     # does the next run without it: no month is left under the other rules.
-    months = all_months(full_refresh)
     other_rules = billups_run(data, root, "--vars", '{"max_installments": 6}')
     assert rewritten(other_rules, "cln_transactions") == months
     assert rewritten(other_rules, "int_sales_by_day_hour") == months
@@ -234,6 +242,8 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert f"cln_transactions: rewriting 0 month(s); dropped {month}" in fifth.stdout
     assert month not in set(cleaned_rows(root)["purchase_month"])
     assert f"qa_transaction_flags: rewriting 0 month(s); dropped {month}" in fifth.stdout
+    assert (f"top_merchants_by_month_city: rewriting 0 month(s); dropped {month}"
+            in fifth.stdout)
     assert diff_marts(first_marts, root / "output" / "marts") == ""
 
     # A new merchants.csv (one merchant renamed) rebuilds the merchants chain;
@@ -248,8 +258,10 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     for model in MERCHANT_MODELS:
         assert f"{model}: inputs changed, rebuilding" in sixth.stdout
     assert rewritten(sixth, "cln_transactions") == ""
-    # The quality flags read the merchant list: every input month is redone.
+    # The quality flags read the merchant list: every input month is redone;
+    # so is every month of top_merchants, which shows the names.
     assert rewritten(sixth, "qa_transaction_flags") == ", ".join(flag_months(root))
+    assert rewritten(sixth, "top_merchants_by_month_city") == all_months(root)
     # Only the tables that read the merchants are rebuilt.
     for model in STAMPED_MODELS:
         reads_merchants = model in NAMED_MARTS or model.startswith(("cln_", "qa_"))
