@@ -51,3 +51,35 @@
             'transactions.merchant_id is not null and listed_ids.merchant_id is null'),
     ]) }}
 {% endmacro %}
+
+
+{#- The transaction input files that hold rejected rows, for cln_rejected_rows
+    to read those alone: the files whose raw row count (parquet footers; no
+    column is read) exceeds their row count in `cleaned_relation`
+    (cln_transactions; a dictionary-encoded column). Rows are cleaned or
+    rejected, never both, so the other files have none. None (read every file)
+    where no run is under way: compile, docs, unit tests. -#}
+{% macro files_with_rejected_rows(cleaned_relation) %}
+    {%- if not execute or this is none or flags.WHICH not in ['run', 'build', 'test'] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        with raw as (
+            select _metadata.file_path as source_file, count(*) as row_count
+            from {{ source_relation('historical_transactions') }}
+            group by 1
+        ),
+        cleaned as (
+            select source_file, count(*) as row_count
+            from {{ cleaned_relation }}
+            group by 1
+        )
+        select raw.source_file
+        from raw
+        left join cleaned on raw.source_file = cleaned.source_file
+        where raw.row_count != coalesce(cleaned.row_count, 0)
+    {%- endset -%}
+    {%- set files = run_query(query).columns[0].values() | list | sort -%}
+    {{ log(this.identifier ~ ': ' ~ (files | length) ~ ' input file(s) with rejected rows', info=true) }}
+    {{ return(files) }}
+{% endmacro %}

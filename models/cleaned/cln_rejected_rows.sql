@@ -1,14 +1,22 @@
 -- The quarantine: every input row that did not make it into the cleaned layer,
 -- with the reason and the raw record as JSON, so nothing is silently dropped.
 -- Rebuilt only when an input moved (macros/incremental.sql, stamped_table).
+--
+-- It reads only the input files that hold rejected rows: those with more raw
+-- rows than cleaned rows (files_with_rejected_rows, two counts that read no
+-- column). On clean input it parses no file a second time.
 {{ config(materialized='stamped_table') }}
+
+{%- set files = files_with_rejected_rows(ref('cln_transactions')) %}
 
 with
 
 rejected_transactions as (
 
     select * from {{ ref('cln_transactions_validated') }}
-    where rejection_reason is not null
+    where
+        rejection_reason is not null
+        and {{ in_list('source_file', files) }}
 
 ),
 
