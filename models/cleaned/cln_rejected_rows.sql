@@ -3,9 +3,12 @@
 -- Rebuilt only when an input moved (macros/incremental.sql, stamped_table).
 --
 -- It reads only the input files that hold rejected rows: those with more raw
--- rows than cleaned rows (files_with_rejected_rows, two counts that read no
--- column). On clean input it parses no file a second time.
-{{ config(materialized='stamped_table') }}
+-- rows than cleaned rows (files_with_rejected_rows: two counts, skipped when
+-- the inputs are those of the last build). Clean input is not parsed twice.
+{{ config(
+    materialized='stamped_table',
+    post_hook="{{ record_rejected_files_inputs() }}",
+) }}
 
 {%- set files = files_with_rejected_rows(ref('cln_transactions')) %}
 
