@@ -317,14 +317,22 @@
         identifier=model['alias'], schema=schema, database=database, type='table') -%}
     {%- set old_relation = adapter.get_relation(
         database=database, schema=schema, identifier=model['alias']) -%}
-    {%- set stamp = inputs_stamp(compiled_code) -%}
+    {%- set states = input_states() -%}
+    {%- set stamp = inputs_stamp(compiled_code, states) -%}
     {%- set can_keep = old_relation is not none and old_relation.is_table
         and not should_full_refresh() -%}
-    {%- set keep = can_keep and recorded_stamp(target_relation) == stamp -%}
+    {%- set recorded = table_properties(target_relation) if can_keep else {} -%}
+    {%- set keep = can_keep and recorded.get('billups.inputs_stamp') == stamp -%}
+    {%- set state = inputs_stamp(model.raw_code, states) -%}
 
     {{ run_hooks(pre_hooks) }}
     {%- if keep -%}
         {{ log(model['alias'] ~ ': inputs unchanged, table kept', info=true) }}
+        {#- A table built by a version that did not record its state. -#}
+        {%- if recorded.get('billups.inputs_state') != state -%}
+            {%- do run_query('alter table ' ~ target_relation
+                ~ " set tblproperties ('billups.inputs_state' = '" ~ state ~ "')") -%}
+        {%- endif -%}
         {%- call statement('main') -%}
             select 1
         {%- endcall -%}
@@ -338,9 +346,13 @@
         {%- call statement('main') -%}
             {{ create_table_as(False, target_relation, compiled_code) }}
         {%- endcall -%}
-        {#- After the build: a failed build leaves no stamp, so the next run rebuilds. -#}
+        {#- After the build: a failed build leaves no stamp, so the next run
+            rebuilds. billups.inputs_state (the model's code instead of its
+            compiled SQL) lets the model's own compilation ask whether its
+            inputs moved (files_with_rejected_rows). -#}
         {%- do run_query('alter table ' ~ target_relation
-            ~ " set tblproperties ('billups.inputs_stamp' = '" ~ stamp ~ "')") -%}
+            ~ " set tblproperties ('billups.inputs_stamp' = '" ~ stamp ~ "',"
+            ~ " 'billups.inputs_state' = '" ~ state ~ "')") -%}
         {%- do persist_docs(target_relation, model) -%}
     {%- endif -%}
     {{ run_hooks(post_hooks) }}
@@ -352,21 +364,35 @@
 {#- A stamp property of a table: billups.inputs_stamp of a stamped_table by
     default ('' when it has none). -#}
 {% macro recorded_stamp(relation, property='billups.inputs_stamp') %}
-    {%- for row in run_query('show tblproperties ' ~ relation).rows
-        if row[0] == property -%}
-        {{ return(row[1]) }}
-    {%- endfor -%}
-    {{ return('') }}
+    {{ return(table_properties(relation).get(property, '')) }}
 {% endmacro %}
 
 
-{#- md5 of the model's compiled SQL and of node_state of each node it reads. -#}
-{% macro inputs_stamp(compiled_sql) %}
-    {%- set parts = [local_md5(compiled_sql)] -%}
-    {%- for node_id in model.depends_on.nodes | sort -%}
-        {%- do parts.append(node_id ~ '=' ~ node_state(node_id)) -%}
+{#- The properties of a table, as a dict. -#}
+{% macro table_properties(relation) %}
+    {%- set properties = {} -%}
+    {%- for row in run_query('show tblproperties ' ~ relation).rows -%}
+        {%- do properties.update({row[0]: row[1]}) -%}
     {%- endfor -%}
-    {{ return(local_md5(parts | join('\n'))) }}
+    {{ return(properties) }}
+{% endmacro %}
+
+
+{#- md5 of `code` (the model's compiled SQL, or its code) and of node_state of
+    each node it reads (`states`, from input_states, when already at hand). -#}
+{% macro inputs_stamp(code, states=none) %}
+    {%- set states = input_states() if states is none else states -%}
+    {{ return(local_md5(([local_md5(code)] + states) | join('\n'))) }}
+{% endmacro %}
+
+
+{#- node_state of each node the model reads, as 'node_id=state' strings. -#}
+{% macro input_states() %}
+    {%- set states = [] -%}
+    {%- for node_id in model.depends_on.nodes | sort -%}
+        {%- do states.append(node_id ~ '=' ~ node_state(node_id)) -%}
+    {%- endfor -%}
+    {{ return(states) }}
 {% endmacro %}
 
 

@@ -58,9 +58,9 @@
     exceeds their row count in `cleaned_relation` (cln_transactions; one
     dictionary-encoded column). Rows are cleaned or rejected, never both, so
     the other files have none. The two counts take a few seconds, so a run
-    whose inputs are those of the table's last build (the table property
-    billups.rejected_files_inputs, set by record_rejected_files_inputs) takes
-    the files already in the quarantine instead. None (read every file) where
+    whose inputs and code are those of the table's last build (the table
+    property billups.inputs_state, set by stamped_table) takes the files
+    already in the quarantine instead. None (read every file) where
     no run is under way: compile, docs, unit tests. -#}
 {% macro files_with_rejected_rows(cleaned_relation) %}
     {%- if not execute or this is none or flags.WHICH not in ['run', 'build', 'test'] -%}
@@ -68,7 +68,7 @@
     {%- endif -%}
     {%- set existing = adapter.get_relation(this.database, this.schema, this.identifier) -%}
     {%- if existing is not none and not should_full_refresh()
-           and recorded_stamp(this, 'billups.rejected_files_inputs') == inputs_stamp(model.raw_code) -%}
+           and recorded_stamp(this, 'billups.inputs_state') == inputs_stamp(model.raw_code) -%}
         {%- set query -%}
             select distinct source_file from {{ this }} where source_name = 'transactions'
         {%- endset -%}
@@ -96,15 +96,4 @@
     {{ log(this.identifier ~ ': ' ~ (files | length) ~ ' input file(s) with rejected rows ('
         ~ found ~ ')', info=true) }}
     {{ return(files) }}
-{% endmacro %}
-
-
-{#- The post-hook of cln_rejected_rows: records the state of its inputs
-    (inputs_stamp of its code) as billups.rejected_files_inputs, once the table
-    holds the rejected rows of those inputs. -#}
-{% macro record_rejected_files_inputs() %}
-    {%- if execute and this is not none -%}
-        alter table {{ this }} set tblproperties
-            ('billups.rejected_files_inputs' = '{{ inputs_stamp(model.raw_code) }}')
-    {%- endif -%}
 {% endmacro %}

@@ -5,10 +5,7 @@
 -- It reads only the input files that hold rejected rows: those with more raw
 -- rows than cleaned rows (files_with_rejected_rows: two counts, skipped when
 -- the inputs are those of the last build). Clean input is not parsed twice.
-{{ config(
-    materialized='stamped_table',
-    post_hook="{{ record_rejected_files_inputs() }}",
-) }}
+{{ config(materialized='stamped_table') }}
 
 {%- set files = files_with_rejected_rows(ref('cln_transactions')) %}
 
