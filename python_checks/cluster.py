@@ -256,6 +256,10 @@ def up(config: ClusterConfig | None = None, echo=print, timeout: float = 240) ->
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.sql.files.maxPartitionBytes": config.max_partition_bytes,
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # As in the local profile: a failed metastore partition filter falls
+        # back to filtering the partition list in Spark.
+        "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
+        "spark.sql.hive.metastorePartitionPruningFastFallback": "true",
         # dbt-spark turns ANSI mode off in every session it opens; the Thrift
         # server ignores that plain session key (profiles.yml sets it the way
         # the server reads), so make it the server's default too.
