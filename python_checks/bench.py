@@ -123,10 +123,38 @@ def _tail(path: Path, lines: int = TAIL_LINES) -> str:
         return "".join(handle.readlines()[-lines:]).rstrip()
 
 
+def _tree_cpu(process: Any, seen: dict[int, float]) -> None:
+    """Record in `seen` the CPU seconds (user + system) so far of a process and
+    each descendant, by pid. A process's counter only grows and survives its
+    exited threads, so the last sample of each holds nearly all of its CPU (the
+    Spark JVM is not waited for by its parent: rusage would miss it)."""
+    import psutil
+
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return
+    for member in members:
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        seen[member.pid] = max(seen.get(member.pid, 0.0), times.user + times.system)
+
+
+def _busy_share(before: Any, after: Any) -> float | None:
+    """Share of the machine's CPU time that was busy between two psutil.cpu_times()."""
+    total = sum(after) - sum(before)
+    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0)
+                                         - getattr(before, "iowait", 0.0))
+    return round(1 - idle / total, 3) if total > 0 else None
+
+
 def run_step(name: str, command: list[str], *, env: dict[str, str], log_dir: Path,
              cwd: Path = PROJECT_DIR, timeout: float | None = None) -> dict[str, Any]:
-    """Run one command in its own session; wall time, exit code, peak memory of
-    its process tree; on failure the last lines of its stderr (and stdout)."""
+    """Run one command in its own session; wall time, exit code, peak memory and
+    CPU seconds of its process tree, the machine's busy share meanwhile; on
+    failure the last lines of its stderr (and stdout)."""
     import psutil
 
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +164,9 @@ def run_step(name: str, command: list[str], *, env: dict[str, str], log_dir: Pat
     print(f"  {name}: {shown[:150]}{' ...' if len(shown) > 150 else ''}", flush=True)
     result: dict[str, Any] = {"command": command, "log": str(stdout_path)}
     started = time.perf_counter()
+    machine_before = psutil.cpu_times()
     peak = 0
+    cpu: dict[int, float] = {}
     try:
         with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
             process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err,
@@ -148,6 +178,7 @@ def run_step(name: str, command: list[str], *, env: dict[str, str], log_dir: Pat
             def sample() -> None:
                 while not done.is_set():
                     peaks[0] = max(peaks[0], _tree_rss(watched))
+                    _tree_cpu(watched, cpu)
                     done.wait(SAMPLE_SECONDS)
 
             sampler = threading.Thread(target=sample, daemon=True)
@@ -168,12 +199,14 @@ def run_step(name: str, command: list[str], *, env: dict[str, str], log_dir: Pat
         code = f"not started: {exc}"
     seconds = time.perf_counter() - started
     result.update(seconds=round(seconds, 1), exit_code=code, ok=code == 0,
-                  peak_rss_gib=round(peak / 2**30, 2))
+                  peak_rss_gib=round(peak / 2**30, 2), cpu_seconds=round(sum(cpu.values()), 1),
+                  machine_busy=_busy_share(machine_before, psutil.cpu_times()))
     if code != 0:
         result["stderr_tail"] = _tail(stderr_path)
         result["stdout_tail"] = _tail(stdout_path)
     status = "ok" if code == 0 else f"FAILED (exit {code})"
-    print(f"    {seconds:.1f}s, peak {result['peak_rss_gib']} GiB, {status}", flush=True)
+    print(f"    {seconds:.1f}s, peak {result['peak_rss_gib']} GiB, "
+          f"CPU {result['cpu_seconds']:.0f}s, {status}", flush=True)
     return result
 
 
@@ -619,6 +652,16 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _cpu_cell(record: dict[str, Any] | None) -> str:
+    """'231 / 97%': CPU seconds of the step's process tree, and the share of the
+    machine's CPU that was busy during it (near 100%: CPU-bound, more threads
+    cannot help)."""
+    if not record or record.get("cpu_seconds") is None:
+        return "-"
+    busy = record.get("machine_busy")
+    return f"{record['cpu_seconds']:,.0f} / " + ("-" if busy is None else f"{busy:.0%}")
+
+
 def markdown(report: dict[str, Any]) -> str:
     scales = report["scales"]
     head = "| measure | " + " | ".join(f"{s['scale']}x" for s in scales) + " |"
@@ -671,6 +714,11 @@ def markdown(report: dict[str, Any]) -> str:
                         ("reference", "peak memory GiB, reference")):
         row(label, [_fmt(s["steps"][step]["peak_rss_gib"], 2) if step in s["steps"] else "-"
                     for s in scales])
+    for step, label in (("main", "CPU s / machine busy, main job"),
+                        ("models", "CPU s / machine busy, model build"),
+                        ("incremental", "CPU s / machine busy, one-month incremental"),
+                        ("reference", "CPU s / machine busy, reference")):
+        row(label, [_cpu_cell(s["steps"].get(step)) for s in scales])
     tests = []
     for s in scales:
         outcome = s["steps"].get("tests", {}).get("outcomes")
