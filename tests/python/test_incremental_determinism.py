@@ -39,7 +39,7 @@ MERCHANT_MODELS = ("stg_billups__merchants", "cln_merchants", "cln_merchant_name
 # The other tables rebuilt whole, and only when an input moved (stamped_table,
 # like the merchants chain).
 STAMPED_MODELS = (
-    "cln_rejected_rows", "cln_row_ledger", "qa_metrics",
+    "cln_rejected_rows", "cln_row_ledger", "qa_metrics", "int_sales_by_merchant_city",
     "avg_sale_by_merchant_state", "top_hours_by_category",
     "popular_merchant_cities", "city_category_mix", "city_category_association",
     "advice_cities", "advice_categories", "advice_months", "advice_hours",

@@ -12,7 +12,7 @@ mix as (
 
 sales as (
 
-    select * from {{ ref('int_sales_by_merchant_city_month') }}
+    select * from {{ ref('int_sales_by_merchant_city') }}
 
 ),
 

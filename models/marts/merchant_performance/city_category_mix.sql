@@ -6,7 +6,7 @@ with
 
 sales as (
 
-    select * from {{ ref('int_sales_by_merchant_city_month') }}
+    select * from {{ ref('int_sales_by_merchant_city') }}
 
 ),
 
