@@ -99,8 +99,12 @@ REQUIRED = ("top_merchants_by_month_city", "avg_sale_by_merchant_state",
 
 # ------------------------------------------------------------------ processes
 
-def _tree_rss(process: Any) -> int:
-    """Resident memory (bytes) of a process and all its descendants."""
+def _sample_tree(process: Any, cpu: dict[int, float]) -> int:
+    """One walk of a process and all its descendants: returns their resident
+    memory (bytes) and records in `cpu` the CPU seconds (user + system) so far
+    of each, by pid. A process's CPU counter only grows and survives its exited
+    threads, so the last sample of each holds nearly all of its CPU (the Spark
+    JVM is not waited for by its parent: rusage would miss it)."""
     import psutil
 
     total = 0
@@ -110,9 +114,12 @@ def _tree_rss(process: Any) -> int:
         return 0
     for member in members:
         try:
-            total += member.memory_info().rss
+            with member.oneshot():
+                total += member.memory_info().rss
+                times = member.cpu_times()
         except psutil.Error:
             continue
+        cpu[member.pid] = max(cpu.get(member.pid, 0.0), times.user + times.system)
     return total
 
 
@@ -121,25 +128,6 @@ def _tail(path: Path, lines: int = TAIL_LINES) -> str:
         return ""
     with open(path, errors="replace") as handle:
         return "".join(handle.readlines()[-lines:]).rstrip()
-
-
-def _tree_cpu(process: Any, seen: dict[int, float]) -> None:
-    """Record in `seen` the CPU seconds (user + system) so far of a process and
-    each descendant, by pid. A process's counter only grows and survives its
-    exited threads, so the last sample of each holds nearly all of its CPU (the
-    Spark JVM is not waited for by its parent: rusage would miss it)."""
-    import psutil
-
-    try:
-        members = [process, *process.children(recursive=True)]
-    except psutil.Error:
-        return
-    for member in members:
-        try:
-            times = member.cpu_times()
-        except psutil.Error:
-            continue
-        seen[member.pid] = max(seen.get(member.pid, 0.0), times.user + times.system)
 
 
 def _busy_share(before: Any, after: Any) -> float | None:
@@ -177,8 +165,7 @@ def run_step(name: str, command: list[str], *, env: dict[str, str], log_dir: Pat
 
             def sample() -> None:
                 while not done.is_set():
-                    peaks[0] = max(peaks[0], _tree_rss(watched))
-                    _tree_cpu(watched, cpu)
+                    peaks[0] = max(peaks[0], _sample_tree(watched, cpu))
                     done.wait(SAMPLE_SECONDS)
 
             sampler = threading.Thread(target=sample, daemon=True)
