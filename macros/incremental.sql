@@ -125,21 +125,20 @@
         {%- do (months_loaded if row[1] in changed else months_kept).append(row[0] | string) -%}
     {%- endfor -%}
 
+    {#- The months in var refresh_months are rewritten on top of those the
+        changed files need: a new file read for a requested month only would
+        look loaded, and its other months would never be. -#}
     {%- set gone = [] -%}
-    {%- if requested is not none -%}
-        {%- set months = requested -%}
-    {%- else -%}
-        {%- set months = [] -%}
-        {%- for month in (months_delivered + months_loaded) | unique -%}
-            {%- if month in months_delivered or month in months_kept -%}
-                {%- do months.append(month) -%}
-            {%- else -%}
-                {%- do gone.append(month) -%}
-                {%- do run_query('alter table ' ~ this ~ ' drop if exists partition ('
-                    ~ spec.month_column ~ ' = ' ~ spec.month_literal ~ "'" ~ month ~ "')") -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
+    {%- set months = [] -%}
+    {%- for month in (months_delivered + months_loaded + (requested or [])) | unique -%}
+        {%- if month in months_delivered or month in months_kept or month in (requested or []) -%}
+            {%- do months.append(month) -%}
+        {%- else -%}
+            {%- do gone.append(month) -%}
+            {%- do run_query('alter table ' ~ this ~ ' drop if exists partition ('
+                ~ spec.month_column ~ ' = ' ~ spec.month_literal ~ "'" ~ month ~ "')") -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set files = delivered_changed[:] -%}
     {%- for row in loaded if row[0] | string in months and row[1] not in changed -%}
         {%- do files.append(row[1]) -%}

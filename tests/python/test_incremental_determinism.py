@@ -6,7 +6,8 @@
   of the same inputs. A third run with nothing new rewrites nothing and keeps
   every table rebuilt whole (stamped_table); a run with ``--months`` rewrites
   the named month and changes nothing either; removing the part file again
-  drops the month. The merchants chain is rebuilt only when merchants.csv
+  drops the month; with ``--months`` and a new file, the file's other months
+  are rewritten too. The merchants chain is rebuilt only when merchants.csv
   changes, and then only the tables that read it.
 * Determinism: the marts are identical whatever spark.sql.shuffle.partitions is
   and however the input rows are ordered or split into part files.
@@ -102,6 +103,12 @@ def flag_months(root: Path) -> list[str]:
     """The input months of qa_transaction_flags (its partitions), sorted."""
     table = stored(root, "quality", "qa_transaction_flags")
     return sorted(path.name.split("=", 1)[1] for path in table.glob("input_month=*"))
+
+
+def without_files(frame: pd.DataFrame) -> pd.DataFrame:
+    """as_content rows without the input file names, re-sorted."""
+    frame = frame.drop(columns="source_file")
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
 def all_months(root: Path) -> str:
@@ -276,6 +283,26 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     for path in restored.glob("*.csv"):
         path.write_text(path.read_text().replace(renamed, named["merchant_name"]))
     assert diff_marts(first_marts, restored) == ""
+
+    # Months named on the command line add to those the changed files need.
+    # One new file now holds every row and the old ones are gone: `--months`
+    # naming the last month alone still rewrites every month (a new file read
+    # for the named month only would look loaded, and the next run would drop
+    # the other months as those of removed files).
+    for path in (data / TX).glob("*.parquet"):
+        path.unlink()
+    pq.write_table(dataset["table"], data / TX / "part-00002.parquet")
+    seventh = billups_run(data, root, "--months", dataset["last_month"])
+    assert rewritten(seventh, "cln_transactions") == all_months(full_refresh)
+    eighth = billups_run(data, root)
+    assert rewritten(eighth, "cln_transactions") == ""
+    shutil.rmtree(restored)
+    shutil.copytree(root / "output" / "marts", restored)
+    for path in restored.glob("*.csv"):
+        path.write_text(path.read_text().replace(renamed, named["merchant_name"]))
+    assert diff_marts(full_refresh / "output" / "marts", restored) == ""
+    pd.testing.assert_frame_equal(without_files(cleaned_rows(root)),
+                                  without_files(cleaned_rows(full_refresh)))
 
 
 @pytest.mark.parametrize(
