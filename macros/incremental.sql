@@ -52,30 +52,24 @@
     stamp counts as changed, so a changed var or rule rewrites every month
     instead of leaving months built by the old one. -#}
 {% macro input_to_rewrite(validated_relation, source_name, spec) %}
-    {%- set full_build = {'months': none, 'files': none} -%}
     {#- Only run, build (and test, for unit tests) decide months and may drop
         partitions; compile, docs generate and show render the full build. -#}
     {%- if not execute or flags.WHICH not in ['run', 'build', 'test'] -%}
-        {{ return(full_build) }}
+        {{ return({'months': none, 'files': none, 'input_state': ''}) }}
     {%- endif -%}
     {%- set requested = requested_refresh_months() -%}
     {#- In a unit test `this` is none (is_incremental() cannot be asked): the
         test selects months with the var refresh_months, or gets a full build. -#}
     {%- if this is none -%}
-        {{ return({'months': requested, 'files': none}) }}
-    {%- endif -%}
-    {%- if not is_incremental() -%}
-        {{ return(full_build) }}
+        {{ return({'months': requested, 'files': none, 'input_state': ''}) }}
     {%- endif -%}
 
-    {#- The input files that differ from those the table was built from, by
-        path and modification time: new (delivered, not loaded), removed
-        (loaded, not delivered) or re-delivered (another time), and those
-        loaded under another rules_stamp. The delivered files come from a
+    {#- The delivered input files, by path and modification time, from a
         listing of the source's directory (about 0.1 s; the same _metadata
         fields stg_billups__transactions stores, so the paths are spelled
-        alike); the loaded ones from the partition column and three
-        dictionary-encoded columns of the table. -#}
+        alike). With the rules they make input_state: what this run builds
+        from. The model writes it into its SQL; its post-hook
+        record_loaded_input keeps it once the build succeeded. -#}
     {%- set delivered = {} -%}
     {%- for row in run_query(
         'select _metadata.file_path, cast(_metadata.file_modification_time as string) from '
@@ -83,6 +77,30 @@
     ).rows -%}
         {%- do delivered.update({row[0]: row[1]}) -%}
     {%- endfor -%}
+    {%- set listing = [] -%}
+    {%- for file in delivered | sort -%}
+        {%- do listing.append(file ~ ' ' ~ delivered[file]) -%}
+    {%- endfor -%}
+    {%- set input_state = local_md5((listing + [spec.rules_stamp]) | join('\n')) -%}
+    {%- if not is_incremental() -%}
+        {{ return({'months': none, 'files': none, 'input_state': input_state}) }}
+    {%- endif -%}
+
+    {#- The same input files and rules as the last successful build, and the
+        table's files as it left them: nothing to rewrite, and no need to
+        read the table's rows (about 4 s on the full-scale set). -#}
+    {%- if requested is none
+           and recorded_stamp(this, 'billups.loaded_input') == loaded_input(input_state) -%}
+        {{ log(this.identifier ~ ': input files and rules as at the last build', info=true) }}
+        {{ log_rewrite([], []) }}
+        {{ return({'months': [], 'files': [], 'input_state': input_state}) }}
+    {%- endif -%}
+
+    {#- The input files that differ from those the table was built from, by
+        path and modification time: new (delivered, not loaded), removed
+        (loaded, not delivered) or re-delivered (another time), and those
+        loaded under another rules_stamp. The loaded ones come from the
+        partition column and three dictionary-encoded columns of the table. -#}
     {%- set loaded = run_query(
         'select cast(' ~ spec.month_column ~ ' as string), source_file,'
         ~ ' cast(max(source_file_modified_at) as string),'
@@ -149,7 +167,32 @@
     {%- if months -%}
         {{ log(this.identifier ~ ': reading ' ~ (files | length) ~ ' input file(s) for them', info=true) }}
     {%- endif -%}
-    {{ return({'months': months | sort, 'files': files}) }}
+    {{ return({'months': months | sort, 'files': files, 'input_state': input_state}) }}
+{% endmacro %}
+
+
+{#- The post-hook of a model built with input_to_rewrite: once the build
+    succeeded, keeps the input_state the run built from (the model writes it
+    into its SQL as a comment, "billups.input_state <md5>": a hook is rendered
+    apart from the model and cannot see its variables) and the table's files
+    as the table property billups.loaded_input. A failed build leaves the old
+    value, which no longer matches. -#}
+{% macro record_loaded_input() %}
+    {%- if execute and this is not none -%}
+        {%- set found = modules.re.search('billups[.]input_state ([0-9a-f]{32})',
+                                          model.compiled_code or '') -%}
+        {%- if found -%}
+            alter table {{ this }} set tblproperties ('billups.loaded_input' = '{{ loaded_input(found.group(1)) }}')
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- What billups.loaded_input holds: an md5 of an input_state and of the
+    table's files (table_files), so a table changed since (a run with
+    refresh_months, a failed rewrite) never matches. -#}
+{% macro loaded_input(input_state) %}
+    {{ return(local_md5(input_state ~ '\n' ~ table_files(this))) }}
 {% endmacro %}
 
 

@@ -14,6 +14,7 @@
     incremental_strategy='insert_overwrite',
     partition_by=['purchase_month'],
     on_schema_change='fail',
+    post_hook="{{ record_loaded_input() }}",
 ) }}
 
 {#- The rules of this model: its code and the var it reads. Rows built under
@@ -26,6 +27,10 @@
     'rows_filter': 'rejection_reason is null',
     'rules_stamp': stamp,
 }) %}
+
+-- The input files and rules this run builds from (input_to_rewrite), kept by
+-- the post-hook record_loaded_input once the build succeeded:
+-- billups.input_state {{ rewrite.input_state }}
 
 with
 

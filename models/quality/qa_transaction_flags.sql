@@ -16,6 +16,7 @@
     incremental_strategy='insert_overwrite',
     partition_by=['input_month'],
     on_schema_change='fail',
+    post_hook="{{ record_loaded_input() }}",
 ) }}
 
 -- noqa: disable=LT02
@@ -33,6 +34,10 @@
     'rules_stamp': stamp,
 }) %}
 -- noqa: enable=LT02
+
+-- The input files and rules this run builds from (input_to_rewrite), kept by
+-- the post-hook record_loaded_input once the build succeeded:
+-- billups.input_state {{ rewrite.input_state }}
 
 with
 
