@@ -104,22 +104,34 @@ def _sample_tree(process: Any, cpu: dict[int, float]) -> int:
     memory (bytes) and records in `cpu` the CPU seconds (user + system) so far
     of each, by pid. A process's CPU counter only grows and survives its exited
     threads, so the last sample of each holds nearly all of its CPU (the Spark
-    JVM is not waited for by its parent: rusage would miss it)."""
+    JVM is not waited for by its parent: rusage would miss it).
+
+    The JVM starts small commands (chmod, ls) with posix_spawn: until the exec,
+    the child shares the JVM's address space and reports the same resident
+    memory. Such a child (same rss and vms as its parent) is not counted, or a
+    sample taken at that instant would count the JVM twice."""
     import psutil
 
-    total = 0
     try:
         members = [process, *process.children(recursive=True)]
     except psutil.Error:
         return 0
+    seen: dict[int, tuple[int, int, int]] = {}  # pid -> (ppid, rss, vms)
     for member in members:
         try:
             with member.oneshot():
-                total += member.memory_info().rss
+                memory = member.memory_info()
+                seen[member.pid] = (member.ppid(), memory.rss, memory.vms)
                 times = member.cpu_times()
         except psutil.Error:
             continue
         cpu[member.pid] = max(cpu.get(member.pid, 0.0), times.user + times.system)
+    total = 0
+    for ppid, rss, vms in seen.values():
+        parent = seen.get(ppid)
+        if parent is not None and (parent[1], parent[2]) == (rss, vms):
+            continue  # shares its parent's memory (spawned, not yet exec'd)
+        total += rss
     return total
 
 
