@@ -67,9 +67,10 @@
     {#- The delivered input files, by path and modification time, from a
         listing of the source's directory (about 0.1 s; the same _metadata
         fields stg_billups__transactions stores, so the paths are spelled
-        alike). With the rules they make input_state: what this run builds
-        from. The model writes it into its SQL; its post-hook
-        record_loaded_input keeps it once the build succeeded. -#}
+        alike). With the rules they make input_state, what this run builds
+        from: the rules_stamp and a short hash of each file's path and time.
+        The model writes it into its SQL; its post-hook record_loaded_input
+        keeps it once the build succeeded. -#}
     {%- set delivered = {} -%}
     {%- for row in run_query(
         'select _metadata.file_path, cast(_metadata.file_modification_time as string) from '
@@ -77,35 +78,60 @@
     ).rows -%}
         {%- do delivered.update({row[0]: row[1]}) -%}
     {%- endfor -%}
-    {%- set listing = [] -%}
-    {%- for file in delivered | sort -%}
-        {%- do listing.append(file ~ ' ' ~ delivered[file]) -%}
+    {%- set hashes = {} -%}
+    {%- for file in delivered -%}
+        {%- do hashes.update({file: file_hash(file, delivered[file])}) -%}
     {%- endfor -%}
-    {%- set input_state = local_md5((listing + [spec.rules_stamp]) | join('\n')) -%}
+    {%- set input_state = ([spec.rules_stamp] + (hashes.values() | sort)) | join(' ') -%}
     {%- if not is_incremental() -%}
         {{ return({'months': none, 'files': none, 'input_state': input_state}) }}
     {%- endif -%}
 
-    {#- The same input files and rules as the last successful build, and the
-        table's files as it left them: nothing to rewrite, and no need to
-        read the table's rows (about 4 s on the full-scale set). -#}
-    {%- if requested is none
-           and recorded_stamp(this, 'billups.loaded_input') == loaded_input(input_state) -%}
+    {#- What the last successful build recorded (record_loaded_input): the
+        rules and the table's files as it left them, then its input files.
+        When those match, the table's rows need not be read (about 4 s on the
+        full-scale set): the same files mean nothing to rewrite, and files
+        only added mean the months of the new files, rewritten with the files
+        already loaded for them. -#}
+    {%- set recorded = recorded_stamp(this, 'billups.loaded_input').split(' ') -%}
+    {%- set recorded_files = recorded[1:] -%}
+    {%- set as_left = requested is none and recorded[0] == loaded_table(spec.rules_stamp) -%}
+    {%- if as_left and recorded_files in [hashes.values() | sort, [listing_digest(hashes)]] -%}
         {{ log(this.identifier ~ ': input files and rules as at the last build', info=true) }}
         {{ log_rewrite([], []) }}
         {{ return({'months': [], 'files': [], 'input_state': input_state}) }}
+    {%- endif -%}
+    {%- set added = [] -%}
+    {%- for file in delivered | sort if hashes[file] not in recorded_files -%}
+        {%- do added.append(file) -%}
+    {%- endfor -%}
+    {%- set only_added = as_left and recorded_files and not recorded_files[0].startswith('=')
+        and (delivered | length) - (added | length) == (recorded_files | length) -%}
+
+    {%- set months_delivered = [] -%}
+    {%- if only_added -%}
+        {{ log(this.identifier ~ ': ' ~ (added | length) ~ ' new input file(s), the others'
+               ~ ' as at the last build', info=true) }}
+        {%- for month in months_of_files(validated_relation, spec, added) -%}
+            {%- do months_delivered.append(month) -%}
+        {%- endfor -%}
     {%- endif -%}
 
     {#- The input files that differ from those the table was built from, by
         path and modification time: new (delivered, not loaded), removed
         (loaded, not delivered) or re-delivered (another time), and those
         loaded under another rules_stamp. The loaded ones come from the
-        partition column and three dictionary-encoded columns of the table. -#}
-    {%- set loaded = run_query(
+        partition column and three dictionary-encoded columns of the table:
+        of every month, or, when files were only added, of their months (to
+        read the files already loaded for them). -#}
+    {%- set loaded = [] if only_added and not months_delivered else run_query(
         'select cast(' ~ spec.month_column ~ ' as string), source_file,'
         ~ ' cast(max(source_file_modified_at) as string),'
         ~ " bool_and(rules_stamp = '" ~ spec.rules_stamp ~ "') from " ~ this
-        ~ ' where source_file is not null group by 1, 2'
+        ~ ' where source_file is not null and '
+        ~ (in_list(spec.month_column, months_delivered, literal_type=spec.month_literal)
+           if only_added else 'true')
+        ~ ' group by 1, 2'
     ).rows -%}
     {#- A file's months can carry different times (a --months run rewrote some
         of them only): it is unchanged when every one is the delivered time
@@ -116,25 +142,21 @@
     {%- endfor -%}
     {%- set changed = [] -%}
     {%- set delivered_changed = [] -%}
-    {%- for file in (delivered.keys() | list) + (loaded_files.keys() | list) -%}
-        {%- if (loaded_files.get(file, []) | unique | list) != [delivered.get(file)]
-               and file not in changed -%}
-            {%- do changed.append(file) -%}
-            {%- if file in delivered -%}
-                {%- do delivered_changed.append(file) -%}
+    {%- if only_added -%}
+        {%- do changed.extend(added) -%}
+        {%- do delivered_changed.extend(added) -%}
+    {%- else -%}
+        {%- for file in (delivered.keys() | list) + (loaded_files.keys() | list) -%}
+            {%- if (loaded_files.get(file, []) | unique | list) != [delivered.get(file)]
+                   and file not in changed -%}
+                {%- do changed.append(file) -%}
+                {%- if file in delivered -%}
+                    {%- do delivered_changed.append(file) -%}
+                {%- endif -%}
             {%- endif -%}
-        {%- endif -%}
-    {%- endfor -%}
-
-    {%- set months_delivered = [] -%}
-    {%- if delivered_changed -%}
-        {%- set query -%}
-            select distinct cast({{ spec.month_expression }} as string)
-            from {{ validated_relation }}
-            where {{ spec.rows_filter }} and {{ in_list('source_file', delivered_changed) }}
-        {%- endset -%}
-        {%- for row in run_query(query).rows -%}
-            {%- do months_delivered.append(row[0] | string) -%}
+        {%- endfor -%}
+        {%- for month in months_of_files(validated_relation, spec, delivered_changed) -%}
+            {%- do months_delivered.append(month) -%}
         {%- endfor -%}
     {%- endif -%}
     {%- set months_loaded = [] -%}
@@ -171,28 +193,70 @@
 {% endmacro %}
 
 
+{#- The months (as strings) of the rows of `files` that `spec` keeps, read
+    from validated_relation: [] without a file. -#}
+{% macro months_of_files(validated_relation, spec, files) %}
+    {%- set months = [] -%}
+    {%- if files -%}
+        {%- set query -%}
+            select distinct cast({{ spec.month_expression }} as string)
+            from {{ validated_relation }}
+            where {{ spec.rows_filter }} and {{ in_list('source_file', files) }}
+        {%- endset -%}
+        {%- for row in run_query(query).rows -%}
+            {%- do months.append(row[0] | string) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(months) }}
+{% endmacro %}
+
+
+{#- A short hash of an input file's path and modification time: 12 hex
+    digits (48 bits), as input_state lists the delivered files. -#}
+{% macro file_hash(path, modified_at) %}
+    {{ return(local_md5(path ~ ' ' ~ modified_at)[:12]) }}
+{% endmacro %}
+
+
+{#- One token for the files of an input_state too long to keep as a table
+    property: '=' and the md5 of their hashes. -#}
+{% macro listing_digest(hashes) %}
+    {{ return('=' ~ local_md5(hashes.values() | sort | join(' '))) }}
+{% endmacro %}
+
+
 {#- The post-hook of a model built with input_to_rewrite: once the build
     succeeded, keeps the input_state the run built from (the model writes it
-    into its SQL as a comment, "billups.input_state <md5>": a hook is rendered
-    apart from the model and cannot see its variables) and the table's files
-    as the table property billups.loaded_input. A failed build leaves the old
-    value, which no longer matches. -#}
+    into its SQL as a comment, "billups.input_state <rules> <file hashes>": a
+    hook is rendered apart from the model and cannot see its variables) as
+    the table property billups.loaded_input: loaded_table of the rules, then
+    the file hashes. A property holds 4000 characters in some metastores:
+    beyond about 300 files it keeps one digest of them instead (a run with
+    the same files is still seen, added files are then found from the rows).
+    A failed build leaves the old value, which no longer matches the table. -#}
 {% macro record_loaded_input() %}
     {%- if execute and this is not none -%}
-        {%- set found = modules.re.search('billups[.]input_state ([0-9a-f]{32})',
+        {%- set found = modules.re.search('billups[.]input_state ([0-9a-f]{32}(?: [0-9a-f]{12})*)',
                                           model.compiled_code or '') -%}
         {%- if found -%}
-            alter table {{ this }} set tblproperties ('billups.loaded_input' = '{{ loaded_input(found.group(1)) }}')
+            {%- set parts = found.group(1).split(' ') -%}
+            {%- set files = parts[1:] -%}
+            {%- set value = ([loaded_table(parts[0])] + files) | join(' ') -%}
+            {%- if value | length > 3900 -%}
+                {%- set value = loaded_table(parts[0]) ~ ' =' ~ local_md5(files | sort | join(' ')) -%}
+            {%- endif -%}
+            alter table {{ this }} set tblproperties ('billups.loaded_input' = '{{ value }}')
         {%- endif -%}
     {%- endif -%}
 {% endmacro %}
 
 
-{#- What billups.loaded_input holds: an md5 of an input_state and of the
-    table's files (table_files), so a table changed since (a run with
-    refresh_months, a failed rewrite) never matches. -#}
-{% macro loaded_input(input_state) %}
-    {{ return(local_md5(input_state ~ '\n' ~ table_files(this))) }}
+{#- md5 of a rules_stamp and of the calling model's table files
+    (table_files): the first token of billups.loaded_input. A table changed
+    since it was recorded (a rewrite of requested months, a failed build)
+    or built under other rules never matches. -#}
+{% macro loaded_table(rules_stamp) %}
+    {{ return(local_md5(rules_stamp ~ '\n' ~ table_files(this))) }}
 {% endmacro %}
 
 
