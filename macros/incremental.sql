@@ -233,17 +233,19 @@
     the file hashes. A property holds 4000 characters in some metastores:
     beyond about 300 files it keeps one digest of them instead (a run with
     the same files is still seen, added files are then found from the rows).
-    A failed build leaves the old value, which no longer matches the table. -#}
+    A failed build records nothing: the old value stays true of the table,
+    unless the failure changed the table's files, and then it no longer
+    matches. -#}
 {% macro record_loaded_input() %}
     {%- if execute and this is not none -%}
         {%- set found = modules.re.search('billups[.]input_state ([0-9a-f]{32}(?: [0-9a-f]{12})*)',
                                           model.compiled_code or '') -%}
         {%- if found -%}
             {%- set parts = found.group(1).split(' ') -%}
-            {%- set files = parts[1:] -%}
-            {%- set value = ([loaded_table(parts[0])] + files) | join(' ') -%}
+            {%- set table_state = loaded_table(parts[0]) -%}
+            {%- set value = ([table_state] + parts[1:]) | join(' ') -%}
             {%- if value | length > 3900 -%}
-                {%- set value = loaded_table(parts[0]) ~ ' =' ~ local_md5(files | sort | join(' ')) -%}
+                {%- set value = table_state ~ ' =' ~ local_md5(parts[1:] | sort | join(' ')) -%}
             {%- endif -%}
             alter table {{ this }} set tblproperties ('billups.loaded_input' = '{{ value }}')
         {%- endif -%}
@@ -253,7 +255,7 @@
 
 {#- md5 of a rules_stamp and of the calling model's table files
     (table_files): the first token of billups.loaded_input. A table changed
-    since it was recorded (a rewrite of requested months, a failed build)
+    since it was recorded (a failed rewrite, a change outside dbt)
     or built under other rules never matches. -#}
 {% macro loaded_table(rules_stamp) %}
     {{ return(local_md5(rules_stamp ~ '\n' ~ table_files(this))) }}
