@@ -82,7 +82,8 @@
     {%- for file in delivered -%}
         {%- do hashes.update({file: file_hash(file, delivered[file])}) -%}
     {%- endfor -%}
-    {%- set input_state = ([spec.rules_stamp] + (hashes.values() | sort)) | join(' ') -%}
+    {%- set file_hashes = hashes.values() | sort -%}
+    {%- set input_state = ([spec.rules_stamp] + file_hashes) | join(' ') -%}
     {%- if not is_incremental() -%}
         {{ return({'months': none, 'files': none, 'input_state': input_state}) }}
     {%- endif -%}
@@ -96,7 +97,7 @@
     {%- set recorded = recorded_stamp(this, 'billups.loaded_input').split(' ') -%}
     {%- set recorded_files = recorded[1:] -%}
     {%- set as_left = requested is none and recorded[0] == loaded_table(spec.rules_stamp) -%}
-    {%- if as_left and recorded_files in [hashes.values() | sort, [listing_digest(hashes)]] -%}
+    {%- if as_left and recorded_files in [file_hashes, [listing_digest(file_hashes)]] -%}
         {{ log(this.identifier ~ ': input files and rules as at the last build', info=true) }}
         {{ log_rewrite([], []) }}
         {{ return({'months': [], 'files': [], 'input_state': input_state}) }}
@@ -219,9 +220,9 @@
 
 
 {#- One token for the files of an input_state too long to keep as a table
-    property: '=' and the md5 of their hashes. -#}
-{% macro listing_digest(hashes) %}
-    {{ return('=' ~ local_md5(hashes.values() | sort | join(' '))) }}
+    property: '=' and the md5 of their sorted file hashes. -#}
+{% macro listing_digest(file_hashes) %}
+    {{ return('=' ~ local_md5(file_hashes | sort | join(' '))) }}
 {% endmacro %}
 
 
@@ -245,7 +246,7 @@
             {%- set table_state = loaded_table(parts[0]) -%}
             {%- set value = ([table_state] + parts[1:]) | join(' ') -%}
             {%- if value | length > 3900 -%}
-                {%- set value = table_state ~ ' =' ~ local_md5(parts[1:] | sort | join(' ')) -%}
+                {%- set value = table_state ~ ' ' ~ listing_digest(parts[1:]) -%}
             {%- endif -%}
             alter table {{ this }} set tblproperties ('billups.loaded_input' = '{{ value }}')
         {%- endif -%}
