@@ -105,6 +105,15 @@ def flag_months(root: Path) -> list[str]:
     return sorted(path.name.split("=", 1)[1] for path in table.glob("input_month=*"))
 
 
+def restore_name(marts: Path, copy: Path, renamed: str, original: str) -> None:
+    """Copy the exported marts to `copy` (replacing it) with a renamed
+    merchant's original name put back."""
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(marts, copy)
+    for path in copy.glob("*.csv"):
+        path.write_text(path.read_text().replace(renamed, original))
+
+
 def without_files(frame: pd.DataFrame) -> pd.DataFrame:
     """as_content rows without the input file names, re-sorted."""
     frame = frame.drop(columns="source_file")
@@ -285,9 +294,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     names = set(shown.loc[shown["merchant_id"] == named["merchant_id"], "merchant_name"])
     assert names == {renamed}
     restored = root / "restored_marts"
-    shutil.copytree(root / "output" / "marts", restored)
-    for path in restored.glob("*.csv"):
-        path.write_text(path.read_text().replace(renamed, named["merchant_name"]))
+    restore_name(root / "output" / "marts", restored, renamed, named["merchant_name"])
     assert diff_marts(first_marts, restored) == ""
 
     # Months named on the command line add to those the changed files need.
@@ -302,10 +309,7 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert rewritten(seventh, "cln_transactions") == all_months(full_refresh)
     eighth = billups_run(data, root)
     assert rewritten(eighth, "cln_transactions") == ""
-    shutil.rmtree(restored)
-    shutil.copytree(root / "output" / "marts", restored)
-    for path in restored.glob("*.csv"):
-        path.write_text(path.read_text().replace(renamed, named["merchant_name"]))
+    restore_name(root / "output" / "marts", restored, renamed, named["merchant_name"])
     assert diff_marts(full_refresh / "output" / "marts", restored) == ""
     pd.testing.assert_frame_equal(without_files(cleaned_rows(root)),
                                   without_files(cleaned_rows(full_refresh)))
