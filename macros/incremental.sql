@@ -19,11 +19,13 @@
         {%- set requested = requested.split(',') -%}
     {%- endif -%}
     {%- set months = [] -%}
-    {%- for value in requested -%}
+    {%- for value in requested if (value | string).strip() -%}
         {%- set text = (value | string).strip() -%}
-        {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}(-01)?$', text) -%}
+        {#- 01-12: a month 13 would cast to a null date and match no row. -#}
+        {%- if not modules.re.match('^[0-9]{4}-(0[1-9]|1[0-2])(-01)?$', text) -%}
             {{ exceptions.raise_compiler_error(
-                "var refresh_months: '" ~ text ~ "' is not a month; expected yyyy-MM, e.g. 2018-02."
+                "var refresh_months: '" ~ text ~ "' is not a month; expected yyyy-MM"
+                ~ " (01-12), e.g. 2018-02."
             ) }}
         {%- endif -%}
         {%- do months.append(text[:7] ~ '-01') -%}

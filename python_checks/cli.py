@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -57,7 +58,7 @@ def generate(out_dir: Path, rows: int | None, seed: int, dirty: bool) -> None:
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild every month of the partitioned tables, not only the months "
                    "whose input changed.")
-@click.option("--months", default="",
+@click.option("--months", default="", callback=lambda _ctx, _param, value: parse_months(value),
               help="Rewrite these purchase months even if their input looks unchanged, "
                    "e.g. 2018-01,2018-02 (a file re-delivered under the same name).")
 @click.option("--unit-tests", is_flag=True,
@@ -136,6 +137,23 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
     click.echo(format_table(result))
     click.echo(f"report: {paths['html']}")
     sys.exit(result["exit_code"])
+
+
+# A purchase month as the macro requested_refresh_months takes it.
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])(-01)?")
+
+
+def parse_months(text: str) -> str:
+    """--months, checked before Spark starts (the dbt macro checks it again for
+    users of `--vars '{refresh_months: ...}'`): a typo such as 2018-13 would
+    otherwise pass as a month that matches no row and rewrite nothing."""
+    months = [part.strip() for part in text.split(",") if part.strip()]
+    wrong = [month for month in months if not MONTH.fullmatch(month)]
+    if wrong:
+        raise click.BadParameter(
+            f"{', '.join(repr(month) for month in wrong)}: not a month; expected yyyy-MM "
+            "(01-12), e.g. 2018-02, or several: 2018-01,2018-02")
+    return ",".join(months)
 
 
 def parse_vars(text: str) -> dict:

@@ -88,3 +88,35 @@ def test_collect_exports_joins_parts_under_one_header(tmp_path: Path) -> None:
 def test_missing_input_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match=r"input file not found: .*historical_transactions"):
         pipeline.check_inputs(tmp_path)
+
+
+@pytest.mark.parametrize("months", ["2018-13", "2018-00", "foo", "2018-1", "2018-02,18-03"])
+def test_months_option_refuses_a_non_month_before_spark_starts(months: str, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from python_checks import cli
+
+    def no_run(*_args, **_kwargs):
+        raise AssertionError("run_pipeline must not start on a bad --months")
+
+    monkeypatch.setattr(cli, "run_pipeline", no_run)
+    result = CliRunner().invoke(cli.main, ["run", "--months", months])
+    assert result.exit_code == 2
+    assert "not a month; expected yyyy-MM (01-12)" in result.output
+
+
+def test_months_option_passes_months_to_dbt(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from python_checks import cli
+
+    seen = {}
+
+    def fake_run(*_args, extra_vars, **_kwargs):
+        seen.update(extra_vars)
+        raise PipelineError("stop here")
+
+    monkeypatch.setattr(cli, "run_pipeline", fake_run)
+    result = CliRunner().invoke(cli.main, ["run", "--months", " 2018-01, ,2018-12-01 "])
+    assert seen["refresh_months"] == "2018-01,2018-12-01"
+    assert result.exit_code == 2 and "error: stop here" in result.output
