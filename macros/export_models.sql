@@ -25,8 +25,7 @@
         {%- set order_by = node.config.meta.get('export_order') -%}
         {#- The documented column order: a partitioned table stores its
             partition column last. -#}
-        {%- set columns = node.columns.keys() | map('replace', '`', '``')
-            | map('string') | list -%}
+        {%- set columns = node.columns.keys() | map('replace', '`', '``') | list -%}
         {%- set columns = ('`' ~ (columns | join('`, `')) ~ '`') if columns else '*' -%}
         {%- set target_dir = (out_dir | string).rstrip('/') ~ '/' ~ model_name -%}
         {% set sql %}

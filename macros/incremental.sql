@@ -354,10 +354,18 @@
 
 
 {#- The post-hook of a model that passes `rules` to months_to_rewrite: records
-    them as the table property billups.rules_stamp once the build succeeded. -#}
-{% macro record_rules_stamp(rules) %}
+    them as the table property billups.rules_stamp once the build succeeded.
+    A hook is rendered apart from the model and cannot see its variables, so
+    the model writes the stamp into its SQL as a comment
+    (`-- billups.rules_stamp <md5>`) and the hook reads it back from the
+    compiled code: the stamp is computed once, and the two cannot differ. -#}
+{% macro record_rules_stamp() %}
     {%- if execute and this is not none -%}
-        alter table {{ this }} set tblproperties ('billups.rules_stamp' = '{{ rules }}')
+        {%- set found = modules.re.search('billups[.]rules_stamp ([0-9a-f]{32})',
+                                          model.compiled_code or '') -%}
+        {%- if found -%}
+            alter table {{ this }} set tblproperties ('billups.rules_stamp' = '{{ found.group(1) }}')
+        {%- endif -%}
     {%- endif -%}
 {% endmacro %}
 

@@ -10,15 +10,20 @@
     incremental_strategy='insert_overwrite',
     partition_by=['month'],
     on_schema_change='fail',
-    post_hook="{{ record_rules_stamp(rules_stamp(var('top_merchants_per_month_city', 5))) }}",
+    post_hook="{{ record_rules_stamp() }}",
 ) }}
 
+{%- set rules = rules_stamp(var('top_merchants_per_month_city', 5)) %}
 {%- set months = months_to_rewrite(
     ref('int_sales_by_merchant_city_month'),
     month_column='month',
     inputs=[ref('cln_merchants')],
-    rules=rules_stamp(var('top_merchants_per_month_city', 5)),
+    rules=rules,
 ) %}
+
+-- The rules this run builds under, kept by the post-hook record_rules_stamp
+-- once the build succeeded:
+-- billups.rules_stamp {{ rules }}
 
 with
 
