@@ -126,10 +126,13 @@ def save(frame: DataFrame, out_dir: Path, name: str, *order: str | F.Column) -> 
 
 
 def share(part: str | F.Column, whole: str | F.Column, scale: int = 0) -> F.Column:
-    """Exact decimal division, half-up to 6 dp (counts: scale 0, money: scale 2)."""
+    """Exact decimal division, half-up to 6 dp (counts: scale 0, money: scale 2);
+    null over a zero whole, as the marts' nullif (Spark 4's ANSI mode would fail
+    the whole script on one city without approved sales)."""
     part = F.col(part) if isinstance(part, str) else part
     whole = F.col(whole) if isinstance(whole, str) else whole
-    return part.cast(f"decimal(38,{scale})") / whole.cast(f"decimal(38,{scale})")
+    decimal = f"decimal(38,{scale})"
+    return part.cast(decimal) / F.nullif(whole.cast(decimal), F.lit(0))
 
 
 def approved(column: str) -> F.Column:
@@ -137,7 +140,8 @@ def approved(column: str) -> F.Column:
 
 
 def average(total: str, count: str) -> F.Column:
-    return F.round(F.col(total) / F.col(count), 2).cast(MONEY)
+    """Rounded to cents; null without rows to average (see share)."""
+    return F.round(F.col(total) / F.nullif(F.col(count), F.lit(0)), 2).cast(MONEY)
 
 
 def hour_label(column: str) -> F.Column:
@@ -277,8 +281,8 @@ def q5_months(sales: DataFrame) -> DataFrame:
             F.countDistinct("purchase_date").alias("observed_days"))
         .withColumn("is_partial_month", F.col("observed_days") < F.dayofmonth(F.last_day("month")))
         .withColumn("amount_per_observed_day", average("approved_amount", "observed_days"))
-        .withColumn("seasonality_index", F.col("amount_per_observed_day") / F.avg(
-            F.when(full, F.col("amount_per_observed_day"))).over(Window.partitionBy()))
+        .withColumn("seasonality_index", F.col("amount_per_observed_day") / F.nullif(F.avg(
+            F.when(full, F.col("amount_per_observed_day"))).over(Window.partitionBy()), F.lit(0)))
         .select("month", F.date_format("month", "MMM yyyy").alias("month_label"),
                 "approved_amount", "approved_count", "observed_days",
                 "amount_per_observed_day", "seasonality_index", "is_partial_month")

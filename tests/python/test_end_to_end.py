@@ -416,3 +416,49 @@ def test_singular_tests_fail_on_broken_tables(generated: Generated, pipeline_out
     )
     assert result.returncode == 0, _output_tails(result.stdout, result.stderr)
     assert result.stdout.count(": fail on a broken ") == 4, result.stdout
+
+
+def test_bench_reference_gives_the_marts_answers(
+    generated: Generated, pipeline_output: Path, tmp_path: Path
+) -> None:
+    """`make bench` times the project against bench/reference_pyspark.py, a
+    hand-written PySpark script: a fair baseline only if it gives the same 12
+    answers. On this dirty set (a city without approved sales, unknown
+    categories, conflicting names, rejected rows) they must equal the exported
+    marts under the bench's own comparison, and that comparison must catch a
+    changed value."""
+    from python_checks.bench import compare_answers
+
+    reference_dir = tmp_path / "reference"
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "reference_pyspark.py"),
+         "--data-dir", str(generated.data_dir), "--out-dir", str(reference_dir)],
+        cwd=tmp_path,
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=PIPELINE_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, _output_tails(result.stdout, result.stderr)
+    marts_dir = pipeline_output / "marts"
+    compared = compare_answers(marts_dir, reference_dir)
+    assert compared["match"], compared["first_difference"]
+    assert all(detail["rows"] for detail in compared["marts"].values()), compared["marts"]
+
+    # One value off by a cent in a copy of the marts: the bench must say so.
+    changed = tmp_path / "changed_marts"
+    changed.mkdir()
+    for path in marts_dir.glob("*.csv"):
+        (changed / path.name).write_bytes(path.read_bytes())
+    q2 = changed / "avg_sale_by_merchant_state.csv"
+    rows = list(csv.DictReader(q2.open(newline="")))
+    rows[0]["purchase_total"] = str(Decimal(rows[0]["purchase_total"]) + Decimal("0.01"))
+    with q2.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    compared = compare_answers(changed, reference_dir)
+    assert not compared["match"]
+    assert compared["first_difference"].startswith("avg_sale_by_merchant_state: "), compared
+    assert "purchase_total" in compared["first_difference"], compared
