@@ -40,10 +40,11 @@
     month, every file). The months are those of the changed files' rows, before
     (as loaded) and after (as delivered), or the months in var refresh_months;
     the files are the input files that hold rows of those months - the changed
-    ones and the unchanged ones already loaded for those months - so Spark
-    reads those files alone (a filter on the file path prunes the scan; a month
-    filter cannot, the input is not partitioned). A month whose rows all came
-    from removed files is dropped.
+    ones and the unchanged ones already loaded for those months, or every
+    delivered file when months are named - so Spark reads those files alone
+    (a filter on the file path prunes the scan; a month filter cannot, the
+    input is not partitioned). A month whose rows all came from removed files
+    is dropped.
 
     `spec` describes the table: `month_column` (its partition column),
     `month_expression` (that column computed from a row of
@@ -186,6 +187,14 @@
     {%- for row in loaded if row[0] | string in months and row[1] not in changed -%}
         {%- do files.append(row[1]) -%}
     {%- endfor -%}
+    {#- Named months are rebuilt from every delivered file: the table's rows
+        cannot be trusted to name the files that hold a month someone asks to
+        rebuild (a partition emptied outside dbt has none, and was rewritten
+        from no file). The input is not partitioned by month, so such a run
+        reads the whole input once. -#}
+    {%- if requested -%}
+        {%- do files.extend(delivered.keys()) -%}
+    {%- endif -%}
     {%- set files = files | unique | list | sort -%}
 
     {{ log_rewrite(months | sort, gone | sort) }}

@@ -5,7 +5,8 @@
   and end with marts and a cleaned table equal, row for row, to a full refresh
   of the same inputs. A third run with nothing new rewrites nothing and keeps
   every table rebuilt whole (stamped_table); a run with ``--months`` rewrites
-  the named month and changes nothing either; removing the part file again
+  the named month from every input file, even after its partition was emptied
+  outside dbt, and changes nothing either; removing the part file again
   drops the month; with ``--months`` and a new file, the file's other months
   are rewritten too. The merchants chain is rebuilt only when merchants.csv
   changes, and then only the tables that read it.
@@ -232,9 +233,15 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     top = pd.read_csv(root / "output" / "marts" / "top_merchants_by_month_city.csv")
     assert top["rank"].max() == 3
 
-    # A month asked for on the command line is rewritten even when unchanged.
+    # A month asked for on the command line is rewritten even when unchanged,
+    # from every input file: here its partition was emptied outside dbt, so
+    # the table's rows no longer name the files that hold it.
+    for path in (stored(root, "cleaned", "cln_transactions")
+                 / "purchase_month=2017-03-01").glob("*.parquet"):
+        path.unlink()
     fourth = billups_run(data, root, "--months", "2017-03")
     assert rewritten(fourth, "cln_transactions") == "2017-03-01"
+    assert "cln_transactions: reading 2 input file(s) for them" in fourth.stdout
     assert rewritten(fourth, "int_sales_by_merchant_city_month") == "2017-03-01"
     assert rewritten(fourth, "top_merchants_by_month_city") == months
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
