@@ -250,10 +250,9 @@
     matches. -#}
 {% macro record_loaded_input() %}
     {%- if execute and this is not none -%}
-        {%- set found = modules.re.search('billups[.]input_state ([0-9a-f]{32}(?: [0-9a-f]{12})*)',
-                                          model.compiled_code or '') -%}
-        {%- if found -%}
-            {%- set parts = found.group(1).split(' ') -%}
+        {%- set input_state = value_in_compiled_sql('input_state', '[0-9a-f]{32}(?: [0-9a-f]{12})*') -%}
+        {%- if input_state -%}
+            {%- set parts = input_state.split(' ') -%}
             {%- set table_state = loaded_table(parts[0]) -%}
             {%- set value = ([table_state] + parts[1:]) | join(' ') -%}
             {%- if value | length > 3900 -%}
@@ -370,12 +369,21 @@
     compiled code: the stamp is computed once, and the two cannot differ. -#}
 {% macro record_rules_stamp() %}
     {%- if execute and this is not none -%}
-        {%- set found = modules.re.search('billups[.]rules_stamp ([0-9a-f]{32})',
-                                          model.compiled_code or '') -%}
-        {%- if found -%}
-            alter table {{ this }} set tblproperties ('billups.rules_stamp' = '{{ found.group(1) }}')
+        {%- set rules = value_in_compiled_sql('rules_stamp', '[0-9a-f]{32}') -%}
+        {%- if rules -%}
+            alter table {{ this }} set tblproperties ('billups.rules_stamp' = '{{ rules }}')
         {%- endif -%}
     {%- endif -%}
+{% endmacro %}
+
+
+{#- For a post-hook: the value its model wrote into its SQL as the comment
+    `-- billups.<key> <value>` (a hook is rendered apart from the model and
+    cannot see its variables), matched by `value_pattern`; none without it. -#}
+{% macro value_in_compiled_sql(key, value_pattern) %}
+    {%- set found = modules.re.search('billups[.]' ~ key ~ ' (' ~ value_pattern ~ ')',
+                                      model.compiled_code or '') -%}
+    {{ return(found.group(1) if found else none) }}
 {% endmacro %}
 
 
