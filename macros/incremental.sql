@@ -183,17 +183,19 @@
                 ~ spec.month_column ~ ' = ' ~ spec.month_literal ~ "'" ~ month ~ "')") -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set files = delivered_changed[:] -%}
-    {%- for row in loaded if row[0] | string in months and row[1] not in changed -%}
-        {%- do files.append(row[1]) -%}
-    {%- endfor -%}
     {#- Named months are rebuilt from every delivered file: the table's rows
         cannot be trusted to name the files that hold a month someone asks to
         rebuild (a partition emptied outside dbt has none, and was rewritten
         from no file). The input is not partitioned by month, so such a run
-        reads the whole input once. -#}
+        reads the whole input once. Otherwise: the changed files, and the
+        unchanged ones loaded for the months rewritten. -#}
     {%- if requested -%}
-        {%- do files.extend(delivered.keys()) -%}
+        {%- set files = delivered.keys() | list -%}
+    {%- else -%}
+        {%- set files = delivered_changed[:] -%}
+        {%- for row in loaded if row[0] | string in months and row[1] not in changed -%}
+            {%- do files.append(row[1]) -%}
+        {%- endfor -%}
     {%- endif -%}
     {%- set files = files | unique | list | sort -%}
 
