@@ -452,7 +452,8 @@ def test_bench_reference_gives_the_marts_answers(
     for path in marts_dir.glob("*.csv"):
         (changed / path.name).write_bytes(path.read_bytes())
     q2 = changed / "avg_sale_by_merchant_state.csv"
-    rows = list(csv.DictReader(q2.open(newline="")))
+    with q2.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
     rows[0]["purchase_total"] = str(Decimal(rows[0]["purchase_total"]) + Decimal("0.01"))
     with q2.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
