@@ -14,7 +14,7 @@ with
 
 transactions as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_transactions_cleaned') }}
 
 ),
 

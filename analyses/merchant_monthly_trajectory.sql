@@ -13,13 +13,13 @@ with
 
 transactions as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_transactions_cleaned') }}
 
 ),
 
 merchants as (
 
-    select * from {{ ref('cln_merchants') }}
+    select * from {{ ref('int_merchants_resolved') }}
 
 ),
 

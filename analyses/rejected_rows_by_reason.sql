@@ -1,7 +1,7 @@
 {#
-    The quarantine at a glance: rows of cln_rejected_rows per input, file and
+    The quarantine at a glance: rows of qa_rejected_rows per input, file and
     reason, what the reason means (seed rejection_reasons), the share of the
-    file's input rows it represents (from cln_row_ledger) and one sample raw
+    file's input rows it represents (from qa_row_ledger) and one sample raw
     record to look at. Narrow it to one reason with the var `reason_code`
     (default: every reason), then run the SQL that dbt writes to
     target/compiled/billups_analytics/analyses/:
@@ -14,7 +14,7 @@ with
 
 rejected_rows as (
 
-    select * from {{ ref('cln_rejected_rows') }}
+    select * from {{ ref('qa_rejected_rows') }}
 
 ),
 
@@ -26,7 +26,7 @@ rejection_reasons as (
 
 row_ledger as (
 
-    select * from {{ ref('cln_row_ledger') }}
+    select * from {{ ref('qa_row_ledger') }}
 
 ),
 

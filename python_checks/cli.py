@@ -56,11 +56,12 @@ def generate(out_dir: Path, rows: int | None, seed: int, dirty: bool) -> None:
               help="Extra dbt vars as JSON/YAML, e.g. "
                    "'{quality_threshold_overrides: {denied: {error_above: 0.05}}}'.")
 @click.option("--full-refresh", is_flag=True,
-              help="Rebuild every month of the partitioned tables, not only the months "
-                   "whose input changed.")
+              help="Rebuild every table from all the input (after a changed rule or var, or "
+                   "an input file removed), not only the months of newer input files.")
 @click.option("--months", default="", callback=lambda _ctx, _param, value: parse_months(value),
-              help="Rewrite these purchase months even if their input looks unchanged, "
-                   "e.g. 2018-01,2018-02 (a file re-delivered under the same name).")
+              help="Backfill: rewrite these purchase months from every input file, e.g. "
+                   "2018-01,2018-02 (a file re-delivered with its old modification time, "
+                   "or a month lost from the table). dbt: the var backfill_months.")
 @click.option("--unit-tests", is_flag=True,
               help="Also run the dbt unit tests (static fixtures: `make test` runs them; "
                    "production runs skip them, as dbt recommends).")
@@ -82,7 +83,7 @@ def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool
     try:
         dbt_vars = parse_vars(extra_vars)
         if months:
-            dbt_vars["refresh_months"] = months
+            dbt_vars["backfill_months"] = months
         summary = run_pipeline(data_dir, output_dir, target=target, echo=click.echo,
                                strict=strict, extra_vars=dbt_vars, full_refresh=full_refresh,
                                unit_tests=unit_tests)
@@ -139,21 +140,21 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
     sys.exit(result["exit_code"])
 
 
-# A purchase month as the macro requested_refresh_months takes it.
-MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])(-01)?")
+# A purchase month, yyyy-MM (or the first day of one).
+MONTH = re.compile(r"([0-9]{4}-(0[1-9]|1[0-2]))(-01)?")
 
 
 def parse_months(text: str) -> str:
-    """--months, checked before Spark starts (the dbt macro checks it again for
-    users of `--vars '{refresh_months: ...}'`): a typo such as 2018-13 would
-    otherwise pass as a month that matches no row and rewrite nothing."""
-    months = [part.strip() for part in text.split(",") if part.strip()]
+    """--months as the var backfill_months reads it: 'yyyy-MM,yyyy-MM'. Checked
+    before Spark starts: a typo such as 2018-13 would otherwise name a month
+    that matches no row and rewrite nothing."""
+    months = [part.strip() for part in (text or "").split(",") if part.strip()]
     wrong = [month for month in months if not MONTH.fullmatch(month)]
     if wrong:
         raise click.BadParameter(
             f"{', '.join(repr(month) for month in wrong)}: not a month; expected yyyy-MM "
             "(01-12), e.g. 2018-02, or several: 2018-01,2018-02")
-    return ",".join(months)
+    return ",".join(sorted({MONTH.fullmatch(month).group(1) for month in months}))
 
 
 def parse_vars(text: str) -> dict:

@@ -161,7 +161,8 @@ def run_pipeline(
     """Check inputs, `dbt build`, export the marts, then check data quality.
 
     The month-partitioned tables are incremental: without `full_refresh` only
-    the months whose input changed (or var refresh_months) are rewritten. Unit
+    the months of newer input files, and those of the var backfill_months,
+    are rewritten. Unit
     tests run on static fixtures, so a production run leaves them to CI unless
     `unit_tests` asks for them.
     """

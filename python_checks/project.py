@@ -38,7 +38,7 @@ MARTS = (
 )
 # Quality tables exported to OUTPUT_DIR/quality: model name -> file name.
 QUALITY_EXPORTS = {
-    "cln_row_ledger": "row_ledger",
+    "qa_row_ledger": "row_ledger",
     "qa_metrics": "metrics",
     "qa_metric_history": "metric_history",
     "qa_test_history": "test_history",

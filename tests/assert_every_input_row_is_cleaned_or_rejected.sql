@@ -20,7 +20,7 @@ cleaned_transactions as (
         source_file,
         count(*) as cleaned_rows
 
-    from {{ ref('cln_transactions') }}
+    from {{ ref('int_transactions_cleaned') }}
     group by 1
 
 ),
@@ -39,7 +39,7 @@ raw_merchants as (
 merchant_lookup as (
 
     select sum(source_row_count) as cleaned_rows
-    from {{ ref('cln_merchants') }}
+    from {{ ref('int_merchants_resolved') }}
 
 ),
 
@@ -50,7 +50,7 @@ rejected as (
         source_file,
         count(*) as rejected_rows
 
-    from {{ ref('cln_rejected_rows') }}
+    from {{ ref('qa_rejected_rows') }}
     group by 1, 2
 
 ),

@@ -1,5 +1,5 @@
 -- Q4a rule, checked against an independent count of the merchant totals
--- (the pre-aggregation, reconciled per month with cln_transactions): the
+-- (the pre-aggregation, reconciled per month with int_transactions_cleaned): the
 -- mart holds min(N, merchant groups) merchants with ranks 1..k, one merchant
 -- per rank, each merchant's count is its true count and no merchant outside
 -- the mart has more transactions than the last one in, and each merchant's

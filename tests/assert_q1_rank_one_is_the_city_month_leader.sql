@@ -1,7 +1,7 @@
 -- Q1 rule, checked against an independent aggregate of the merchant totals:
 -- every city-month with a sale has exactly one rank-1 row, and its total is
 -- the largest merchant total of that city-month. Reads the pre-aggregation
--- (reconciled per month with cln_transactions by its own test), not the 7M-row
+-- (reconciled per month with int_transactions_cleaned by its own test), not the 7M-row
 -- cleaned table.
 with
 

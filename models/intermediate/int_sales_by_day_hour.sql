@@ -1,8 +1,6 @@
 -- The shared pre-aggregation of the time and installment marts (Q3, Q5c, Q5d,
 -- Q5e): cleaned transactions summed per day, hour, category, installments and
 -- approval. A few hundred thousand rows at most, whatever the input size.
--- Partitioned by purchase month and rebuilt incrementally like
--- int_sales_by_merchant_city_month.
 {{ config(
     materialized='incremental',
     incremental_strategy='insert_overwrite',
@@ -10,14 +8,20 @@
     on_schema_change='fail',
 ) }}
 
-{%- set months = months_to_rewrite(ref('cln_transactions')) %}
-
 with
 
 transactions as (
 
-    select * from {{ ref('cln_transactions') }}
-    where {{ in_months('purchase_month', months) }}
+    select * from {{ ref('int_transactions_cleaned') }}
+    {%- if is_incremental() %}
+    -- The months int_transactions_validated rewrote since this table's last
+    -- build (a month is always written whole, by one run).
+    where
+        loaded_at > (
+            select coalesce(max(built.loaded_at), timestamp '1900-01-01')
+            from {{ this }} as built
+        )
+    {%- endif %}
 
 ),
 
@@ -31,10 +35,11 @@ aggregated as (
         is_authorized,
         count(*) as no_of_sales,
         sum(purchase_amount) as purchase_total,
+        max(loaded_at) as loaded_at,
         purchase_month
 
     from transactions
-    group by 1, 2, 3, 4, 5, 8
+    group by 1, 2, 3, 4, 5, 9
 
 )
 

@@ -52,7 +52,7 @@ MUTATIONS = (
                  "opening_hour": "if(hours_open < 24, opening_hour, (opening_hour + 1) % 24)",
              }),
     # Rejected rows of one reason lost: raw != cleaned + rejected.
-    Mutation("assert_every_input_row_is_cleaned_or_rejected", "billups_cleaned.cln_rejected_rows",
+    Mutation("assert_every_input_row_is_cleaned_or_rejected", "billups_quality.qa_rejected_rows",
              keep="not (source_name = 'transactions' and reason_code = (select min(reason_code)"
                   " from {intact} where source_name = 'transactions'))"),
 )

@@ -416,7 +416,7 @@ def test_lineage_graph_renders(browser: Any, docs_url: str) -> None:
     state = wait_for(browser, expanded_graph, "the full-screen lineage graph")
     names = set(state["names"])
     for expected in ("historical_transactions", "stg_billups__transactions",
-                     "cln_transactions", "cln_rejected_rows", MART):
+                     "int_transactions_validated", "qa_rejected_rows", MART):
         assert expected in names, f"{expected} missing from the lineage graph"
     # Cytoscape draws the nodes on a canvas: it must hold painted pixels.
     painted = """

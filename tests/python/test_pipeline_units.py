@@ -105,7 +105,9 @@ def test_months_option_refuses_a_non_month_before_spark_starts(months: str, monk
     assert "not a month; expected yyyy-MM (01-12)" in result.output
 
 
-def test_months_option_passes_months_to_dbt(monkeypatch) -> None:
+def test_months_option_passes_the_backfill_months_to_dbt(monkeypatch) -> None:
+    """--months becomes the var backfill_months: the months as yyyy-MM, sorted,
+    each once."""
     from click.testing import CliRunner
 
     from python_checks import cli
@@ -117,6 +119,6 @@ def test_months_option_passes_months_to_dbt(monkeypatch) -> None:
         raise PipelineError("stop here")
 
     monkeypatch.setattr(cli, "run_pipeline", fake_run)
-    result = CliRunner().invoke(cli.main, ["run", "--months", " 2018-01, ,2018-12-01 "])
-    assert seen["refresh_months"] == "2018-01,2018-12-01"
+    result = CliRunner().invoke(cli.main, ["run", "--months", " 2018-01, ,2017-12-01,2018-01 "])
+    assert seen["backfill_months"] == "2017-12,2018-01"
     assert result.exit_code == 2 and "error: stop here" in result.output

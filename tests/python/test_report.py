@@ -181,7 +181,7 @@ def write_dbt_artifacts(target: Path, failing_mart: str | None = "advice_hours")
         results.append({"unique_id": unit_id, "status": "pass"})
     singular = "test.billups_analytics.assert_q1_leader"
     nodes[singular] = {"name": "assert_q1_leader", "attached_node": None, "depends_on": {
-        "nodes": ["model.billups_analytics.cln_transactions",
+        "nodes": ["model.billups_analytics.int_transactions_cleaned",
                   "model.billups_analytics.top_merchants_by_month_city"]}}
     results.append({"unique_id": singular, "status": "pass"})
     (target / "manifest.json").write_text(json.dumps({"nodes": nodes,

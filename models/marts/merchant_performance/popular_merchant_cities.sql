@@ -11,7 +11,7 @@ sales as (
 
 merchants as (
 
-    select * from {{ ref('cln_merchants') }}
+    select * from {{ ref('int_merchants_resolved') }}
 
 ),
 

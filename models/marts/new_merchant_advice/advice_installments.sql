@@ -38,17 +38,10 @@ parameters as (
 
 classified as (
 
-    -- 0 and 1 are single payments, 2..max_installments plans, anything else
-    -- (negative, null, 999, above the maximum) unknown and left out of the model.
+    -- Unknown plans (negative, null, 999, above the cap) are left out of the model.
     select
-        case
-            when installments in (0, 1) then 'single'
-            when installments between 2 and {{ var('max_installments') }} then 'installments'
-            else 'unknown'
-        end as plan_type,
-        case
-            when installments between 2 and {{ var('max_installments') }} then installments
-        end as installments,
+        {{ installment_plan_type('installments') }} as plan_type,
+        installments,
         purchase_total,
         no_of_sales,
         is_authorized
@@ -61,7 +54,8 @@ plan_sales as (
 
     select
         plan_type,
-        installments,
+        -- The count of a plan; null for single and unknown (one row each).
+        if(plan_type = 'installments', installments, null) as installments,
         sum(case when is_authorized then purchase_total else 0 end) as approved_exposure,
         sum(purchase_total) as all_rows_exposure,
         sum(case when is_authorized then no_of_sales else 0 end) as approved_count

@@ -1,11 +1,8 @@
 -- One row per merchants.csv row: ids and names trimmed (blank -> null), numbers
 -- cast with try_cast so a stray value becomes null instead of failing the run.
 -- Materialized as a table (staging is otherwise views): the CSV is parsed once
--- here instead of once per model that reads the merchants. Rebuilt only when
--- merchants.csv changed (its files: path, modification time and size), so a
--- daily run that brings new transactions only keeps the merchants chain as it
--- is (macros/incremental.sql, stamped_table).
-{{ config(materialized='stamped_table') }}
+-- here instead of once per model that reads the merchants.
+{{ config(materialized='table') }}
 
 with
 

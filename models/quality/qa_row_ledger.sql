@@ -1,25 +1,16 @@
 -- Where every input row went: one row per (source, file, outcome), outcome
 -- 'cleaned' or a rejection reason. The `billups run` summary reads it.
--- Rebuilt only when an input moved (macros/incremental.sql, stamped_table).
-{{ config(materialized='stamped_table') }}
-
 with
 
 transactions as (
 
-    select * from {{ ref('cln_transactions') }}
+    select * from {{ ref('int_transactions_validated') }}
 
 ),
 
 merchants as (
 
     select * from {{ ref('stg_billups__merchants') }}
-
-),
-
-rejected as (
-
-    select * from {{ ref('cln_rejected_rows') }}
 
 ),
 
@@ -34,7 +25,7 @@ outcomes as (
     select
         'transactions' as source_name,
         source_file,
-        'cleaned' as reason_code,
+        coalesce(rejection_reason, 'cleaned') as reason_code,
         count(*) as row_count
 
     from transactions
@@ -45,22 +36,11 @@ outcomes as (
     select
         'merchants' as source_name,
         source_file,
-        'cleaned' as reason_code,
+        case when merchant_id is null then 'missing_merchant_id' else 'cleaned' end
+            as reason_code,
         count(*) as row_count
 
     from merchants
-    where merchant_id is not null
-    group by 1, 2, 3
-
-    union all
-
-    select
-        source_name,
-        source_file,
-        reason_code,
-        count(*) as row_count
-
-    from rejected
     group by 1, 2, 3
 
 ),

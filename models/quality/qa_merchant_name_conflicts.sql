@@ -1,9 +1,5 @@
 -- For review: every (merchant_id, name) of an id that merchants.csv lists under
 -- more than one distinct non-blank name. The marts show such ids by their id.
--- Rebuilt only when stg_billups__merchants was (macros/incremental.sql,
--- stamped_table).
-{{ config(materialized='stamped_table') }}
-
 with
 
 merchants as (

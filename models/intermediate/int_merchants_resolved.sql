@@ -1,10 +1,6 @@
 -- The merchant lookup: one row per trimmed merchant_id of merchants.csv, with
 -- the name the marts show. An id with exactly one distinct non-blank name gets
 -- it; an id with none, or with conflicting names, shows the id itself.
--- Rebuilt only when stg_billups__merchants was (macros/incremental.sql,
--- stamped_table).
-{{ config(materialized='stamped_table') }}
-
 with
 
 merchants as (
