@@ -1,57 +1,54 @@
-{#
-    Registers the raw files as Spark tables so that `dbt build` works on its own,
-    without a separate load step. Runs on-run-start.
-
-    * The location is configuration: var('transactions_path') / var('merchants_path'),
-      else var('data_dir') (from BILLUPS_DATA_DIR) + the delivered file name.
-      A parquet path may be a single file or a folder of part files.
-    * The CSV is read by header with every column as a string; staging casts.
-    * Columns are checked by name against the documented schema. A missing file,
-      a missing column or a type that cannot be cast stops the run with one line
-      naming the file and the column.
-#}
-
-{% macro billups_source_files() %}
-    {%- set data_dir = var('data_dir') | string -%}
-    {{ return({
-        'historical_transactions': {
-            'path': var('transactions_path') or (data_dir.rstrip('/') ~ '/historical_transactions.parquet'),
-            'format': 'parquet',
-            'columns': {
-                'authorized_flag': ['string'],
-                'customer_id': ['string'],
-                'city_id': ['integer'],
-                'installments': ['integer'],
-                'category': ['string'],
-                'merchant_category_id': ['integer'],
-                'merchant_id': ['string'],
-                'month_lag': ['integer'],
-                'purchase_date': ['string', 'timestamp'],
-                'state_id': ['integer'],
-                'subsector_id': ['integer'],
-                'purchase_amount': ['numeric', 'integer'],
-            },
-        },
-        'merchants': {
-            'path': var('merchants_path') or (data_dir.rstrip('/') ~ '/merchants.csv'),
-            'format': 'csv',
-            'columns': {
-                'merchant_name': ['string'], 'merchant_id': ['string'],
-                'merchant_group_id': ['string'], 'merchant_category_id': ['string'],
-                'subsector_id': ['string'], 'numerical_1': ['string'],
-                'numerical_2': ['string'], 'most_recent_sales_range': ['string'],
-                'most_recent_purchases_range': ['string'], 'avg_sales_lag3': ['string'],
-                'avg_purchases_lag3': ['string'], 'active_months_lag3': ['string'],
-                'avg_sales_lag6': ['string'], 'avg_purchases_lag6': ['string'],
-                'active_months_lag6': ['string'], 'avg_sales_lag12': ['string'],
-                'avg_purchases_lag12': ['string'], 'active_months_lag12': ['string'],
-                'city_id': ['string'], 'state_id': ['string'],
-            },
-        },
-    }) }}
+{#- on-run-start: registers the raw files of source `billups` as Spark tables,
+    so every dbt command works without a load step. The source YAML is the
+    contract: each table's meta gives its file (var path_var, else var
+    data_dir + file_name) and format; each column's meta the type families it
+    may have and whether it is required. A missing file, a missing required
+    column or a wrong type stops the run with one line naming the file and the
+    column; a missing optional column is filled with nulls (a view over the
+    file table). -#}
+{% macro register_sources() %}
+    {%- if execute and var('register_sources', true) -%}
+        {%- set schema = target.schema ~ '_raw' -%}
+        {%- do run_query('create schema if not exists ' ~ schema) -%}
+        {%- for source in graph.sources.values() if source.source_name == 'billups' -%}
+            {%- set meta = source.config.meta or source.meta -%}
+            {%- set path = var(meta.path_var) or ((var('data_dir') | string).rstrip('/') ~ '/' ~ meta.file_name) -%}
+            {%- set options = "path '" ~ path | replace("'", "\\'") ~ "'"
+                ~ (", header 'true', inferSchema 'false', mode 'PERMISSIVE'" if meta.format == 'csv' else '') -%}
+            {%- set file_table = schema ~ '.' ~ source.name ~ '__file' -%}
+            {%- do run_query('drop view if exists ' ~ schema ~ '.' ~ source.name) -%}
+            {%- do run_query('drop table if exists ' ~ schema ~ '.' ~ source.name) -%}
+            {%- do run_query('drop table if exists ' ~ file_table) -%}
+            {#- A missing path fails here with Spark's PATH_NOT_FOUND, which names it. -#}
+            {%- do run_query('create table ' ~ file_table ~ ' using ' ~ meta.format ~ ' options (' ~ options ~ ')') -%}
+            {%- set found = {} -%}
+            {%- for row in run_query('describe table ' ~ file_table) if row[0] and not row[0].startswith('#') -%}
+                {%- do found.setdefault(row[0] | lower, row[1]) -%}
+            {%- endfor -%}
+            {%- set nulls = [] -%}
+            {%- for column in source.columns.values() -%}
+                {%- set rule = column.config.meta if column.config and column.config.meta else column.meta -%}
+                {%- if column.name not in found and rule.required -%}
+                    {{ exceptions.raise_compiler_error(path ~ ": required column '" ~ column.name
+                        ~ "' is missing (found: " ~ (found.keys() | list | join(', ')) ~ ").") }}
+                {%- elif column.name not in found -%}
+                    {%- do nulls.append('cast(null as ' ~ column.data_type ~ ') as ' ~ column.name) -%}
+                {%- elif billups_type_family(found[column.name]) not in rule.types -%}
+                    {{ exceptions.raise_compiler_error(path ~ ": column '" ~ column.name ~ "' has type "
+                        ~ found[column.name] ~ ", expected " ~ (rule.types | join(' or ')) ~ ".") }}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- do run_query('create view ' ~ schema ~ '.' ~ source.name ~ ' as select *, _metadata'
+                ~ (', ' ~ (nulls | join(', ')) if nulls else '') ~ ' from ' ~ file_table) -%}
+            {{ log('Registered ' ~ schema ~ '.' ~ source.name ~ ' over ' ~ path
+                ~ (' (no ' ~ (nulls | length) ~ ' optional column(s): null)' if nulls else ''), info=true) }}
+        {%- endfor -%}
+    {%- endif -%}
 {% endmacro %}
 
 
+{#- The family register_sources checks of a Spark type as `describe table`
+    shows it: integer, numeric, timestamp or string (others as they are). -#}
 {% macro billups_type_family(data_type) %}
     {%- set dt = data_type | lower -%}
     {%- if dt in ['tinyint', 'smallint', 'int', 'integer', 'bigint'] -%}
@@ -62,58 +59,14 @@
         {{ return('timestamp') }}
     {%- elif dt == 'string' or dt.startswith('varchar') or dt.startswith('char') -%}
         {{ return('string') }}
-    {%- else -%}
-        {{ return(dt) }}
     {%- endif -%}
-{% endmacro %}
-
-
-{% macro register_sources() %}
-    {%- if execute and var('register_sources', true) -%}
-        {%- set raw_schema = target.schema ~ '_raw' -%}
-        {%- do run_query('create schema if not exists ' ~ raw_schema) -%}
-        {%- for table_name, spec in billups_source_files().items() -%}
-            {%- set relation = raw_schema ~ '.' ~ table_name -%}
-            {%- set path = spec.path | replace("'", "\\'") -%}
-            {%- do run_query('drop table if exists ' ~ relation) -%}
-            {%- if spec.format == 'csv' -%}
-                {%- set options = "path '" ~ path ~ "', header 'true', inferSchema 'false', mode 'PERMISSIVE'" -%}
-            {%- else -%}
-                {%- set options = "path '" ~ path ~ "'" -%}
-            {%- endif -%}
-            {%- set ddl = 'create table ' ~ relation ~ ' using ' ~ spec.format ~ ' options (' ~ options ~ ')' -%}
-            {#- A missing path fails here with Spark's PATH_NOT_FOUND, which names
-                the path; `billups run` checks the files first with a friendlier line. -#}
-            {%- do run_query(ddl) -%}
-            {%- set found = {} -%}
-            {%- for row in run_query('describe table ' ~ relation) -%}
-                {%- if row[0] and not row[0].startswith('#') and row[0] not in found -%}
-                    {%- do found.update({row[0] | lower: row[1]}) -%}
-                {%- endif -%}
-            {%- endfor -%}
-            {%- for column, families in spec.columns.items() -%}
-                {%- if column not in found -%}
-                    {{ exceptions.raise_compiler_error(
-                        spec.path ~ ": required column '" ~ column ~ "' is missing (found: "
-                        ~ (found.keys() | list | join(', ')) ~ ")."
-                    ) }}
-                {%- elif billups_type_family(found[column]) not in families -%}
-                    {{ exceptions.raise_compiler_error(
-                        spec.path ~ ": column '" ~ column ~ "' has type " ~ found[column]
-                        ~ ", expected " ~ (families | join(' or ')) ~ "."
-                    ) }}
-                {%- endif -%}
-            {%- endfor -%}
-            {{ log('Registered ' ~ relation ~ ' over ' ~ spec.path, info=true) }}
-        {%- endfor -%}
-    {%- endif -%}
+    {{ return(dt) }}
 {% endmacro %}
 
 
 {#- A field of Spark's hidden _metadata struct of a file source (file_path,
-    file_modification_time, ...). A filter on it prunes the scan to the files
-    it names. In a dbt unit test the source is a CTE of fixture rows with no
-    file behind it (`this` is none there): the field is null. -#}
+    file_modification_time); null of `data_type` in a dbt unit test, whose
+    source is a CTE of fixture rows (`this` is none there). -#}
 {% macro source_file_metadata(field, data_type) %}
     {%- if this is none -%}
         cast(null as {{ data_type }})

@@ -40,11 +40,11 @@ def generate(out_dir: Path, rows: int | None, seed: int, dirty: bool) -> None:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="BILLUPS_DATA_DIR",
+@click.option("--data-dir", type=click.Path(path_type=Path, readable=False), envvar="BILLUPS_DATA_DIR",
               default=Path("data/raw"), show_default=True,
               help="Folder with historical_transactions.parquet and merchants.csv "
                    "(env BILLUPS_DATA_DIR).")
-@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("output"),
+@click.option("--output-dir", type=click.Path(path_type=Path, readable=False), default=Path("output"),
               show_default=True, help="Where the CSV exports land.")
 @click.option("--target", type=click.Choice(["local", "cluster"]), default="local",
               show_default=True, help="local: embedded Spark; cluster: Spark Thrift Server.")
@@ -68,10 +68,11 @@ def generate(out_dir: Path, rows: int | None, seed: int, dirty: bool) -> None:
 def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool,
         strict: bool, extra_vars: str, full_refresh: bool, months: str,
         unit_tests: bool) -> None:
-    """Build and test everything with dbt, export the marts, check data quality,
-    print a summary. Exit 0 when all pass, 1 on warnings with --strict, 2 on any
-    error (a failed model or error test, a metric above its error threshold, bad
-    input)."""
+    """Build and test everything with dbt (write), check data quality (audit),
+    publish the marts and the report only when no error gate tripped. Exit 0
+    when all pass, 1 on warnings with --strict, 2 on any error (a gate tripped:
+    a metric above its error threshold, a failed error test or model; bad input),
+    the last line naming it."""
     if generate_if_missing and not has_inputs(data_dir):
         from python_checks.generate import generate as generate_files
 
@@ -95,10 +96,10 @@ def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="BILLUPS_DATA_DIR",
+@click.option("--data-dir", type=click.Path(path_type=Path, readable=False), envvar="BILLUPS_DATA_DIR",
               default=Path("data/raw"), show_default=True,
               help="Folder with the input files (env BILLUPS_DATA_DIR).")
-@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("output"),
+@click.option("--output-dir", type=click.Path(path_type=Path, readable=False), default=Path("output"),
               show_default=True, help="Reports land in OUTPUT_DIR/quality/.")
 @click.option("--target", type=click.Choice(["local", "cluster"]), default="local",
               show_default=True)
@@ -107,19 +108,18 @@ def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool
 def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_vars: str) -> None:
     """Re-run the data-quality metrics and every dbt test on the built tables,
     write OUTPUT_DIR/quality/quality_report.{json,md,html}. Exit 0 all pass, 1 on
-    warnings with --strict, 2 on any error."""
-    from python_checks.pipeline import check_inputs, check_metastore_free, check_thrift_reachable
-    from python_checks.project import invoke_dbt
+    warnings with --strict, 2 when a gate trips (the last line names it)."""
+    from python_checks.inputs import check_inputs, prepare_output_dir
+    from python_checks.pipeline import check_engine, verdict
+    from python_checks.project import QUALITY_EXPORTS, export_models, invoke_dbt
     from python_checks.quality import collect_quality, format_table, write_quality_report
 
     data_dir, output_dir = data_dir.resolve(), output_dir.resolve()
     dbt_vars = {"data_dir": str(data_dir), **parse_vars(extra_vars)}
     try:
         inputs = check_inputs(data_dir)
-        if target == "local":
-            check_metastore_free()
-        else:
-            check_thrift_reachable()
+        prepare_output_dir(output_dir)
+        check_engine(target)
         click.echo("==> dbt run (quality metrics) and dbt test")
         metrics = invoke_dbt(["run", "--select", "path:models/quality"], target=target,
                              dbt_vars=dbt_vars)
@@ -129,6 +129,9 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
         tests = invoke_dbt(["test"], target=target, dbt_vars=dbt_vars)
         if not tests.results:
             raise PipelineError("dbt test did not run: " + first_error_line(tests.error))
+        export_models({name: output_dir / "quality" / f"{file}.csv"
+                       for name, file in QUALITY_EXPORTS.items()},
+                      output_dir / ".export", target=target, dbt_vars=dbt_vars)
         result = collect_quality(output_dir, inputs, metrics.results + tests.results,
                                  target=target, dbt_vars=dbt_vars, strict=strict)
     except PipelineError as exc:
@@ -137,6 +140,7 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
     paths = write_quality_report(result, output_dir)
     click.echo(format_table(result))
     click.echo(f"report: {paths['html']}")
+    click.echo(verdict(result["exit_code"], result["gates"]))
     sys.exit(result["exit_code"])
 
 
@@ -168,7 +172,7 @@ def parse_vars(text: str) -> dict:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="BILLUPS_DATA_DIR",
+@click.option("--data-dir", type=click.Path(path_type=Path, readable=False), envvar="BILLUPS_DATA_DIR",
               default=Path("data/raw"), show_default=True,
               help="Folder with the input files (registered on-run-start; env "
                    "BILLUPS_DATA_DIR). Build first: the catalog reads the built tables.")
@@ -187,7 +191,8 @@ def docs(data_dir: Path, target: str, serve: bool, port: int) -> None:
 
     from python_checks.docs import missing_descriptions
     from python_checks.docs import serve as serve_site
-    from python_checks.pipeline import check_inputs, check_metastore_free, check_thrift_reachable
+    from python_checks.inputs import check_inputs
+    from python_checks.pipeline import check_engine
     from python_checks.project import invoke_dbt, target_dir
 
     # The generated site would otherwise load dbt's usage tracker from the internet.
@@ -195,10 +200,7 @@ def docs(data_dir: Path, target: str, serve: bool, port: int) -> None:
     data_dir = data_dir.resolve()
     try:
         check_inputs(data_dir)
-        if target == "local":
-            check_metastore_free()
-        else:
-            check_thrift_reachable()
+        check_engine(target)
     except PipelineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -278,9 +280,6 @@ def cluster(action: str) -> None:
         sys.exit(2)
 
 
-# Last, so `python -m python_checks.cli` sees every command defined above.
-if __name__ == "__main__":
-    main()
 
 
 @main.command("class-archive")
@@ -296,3 +295,25 @@ def class_archive_command() -> None:
         click.echo(f"warning: class archive not written ({exc.__class__.__name__}: "
                    f"{str(exc).splitlines()[0] if str(exc) else ''}); Spark starts without it",
                    err=True)
+
+
+def entry() -> None:
+    """The `billups` command: a crash is one line and exit 2 (1 means
+    warnings with --strict), its traceback kept in a file."""
+    import tempfile
+    import traceback
+
+    try:
+        main(standalone_mode=True)
+    except Exception as exc:  # noqa: BLE001 - anything click did not handle
+        log = Path(tempfile.gettempdir()) / f"billups-error-{time.strftime('%Y%m%dT%H%M%S')}.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        click.echo(f"error: internal error, {type(exc).__name__}: {first} (traceback in {log})",
+                   err=True)
+        sys.exit(2)
+
+
+# Last, so `python -m python_checks.cli` sees every command defined above.
+if __name__ == "__main__":
+    entry()

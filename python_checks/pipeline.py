@@ -1,19 +1,32 @@
-"""The main job: check the inputs, build and test everything with dbt, export
-the marts as CSV, and summarise what happened to every input row."""
+"""The main job, write-audit-publish.
+
+1. Write: check the inputs against their contract, then `dbt build` (seeds,
+   models, data tests) into the Spark catalog.
+2. Audit: export the marts as candidates, measure data quality (metrics
+   against their thresholds, every test outcome, freshness), write the quality
+   report. Always, whatever the build did.
+3. Publish: only when no error gate tripped, the candidates replace
+   OUTPUT_DIR/marts and the report is written. Otherwise they go to
+   OUTPUT_DIR/unpublished/, a set published earlier stays as it was, and the
+   last line names every tripped gate.
+"""
 
 from __future__ import annotations
 
-import csv
 import fcntl
+import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from python_checks.inputs import CheckedInputs, check_inputs, prepare_output_dir, sources
 from python_checks.project import (
     MARTS,
+    QUALITY_EXPORTS,
     DbtInvocation,
     PipelineError,
     export_models,
@@ -21,10 +34,11 @@ from python_checks.project import (
     invoke_dbt,
     port_open,
     spark_dir,
+    target_dir,
 )
 
-TRANSACTIONS_FILE = "historical_transactions.parquet"
-MERCHANTS_FILE = "merchants.csv"
+#: Where a run whose gate tripped leaves its candidate exports.
+UNPUBLISHED = "unpublished"
 
 
 @dataclass
@@ -40,47 +54,24 @@ class RunSummary:
     ledger: list[dict[str, Any]] = field(default_factory=list)
     mart_rows: dict[str, int] = field(default_factory=dict)
     tests: dict[str, int] = field(default_factory=dict)
-    failed_tests: list[str] = field(default_factory=list)
-    failed_nodes: list[str] = field(default_factory=list)
     steps: list[StepTiming] = field(default_factory=list)
-    build_ok: bool = False
     quality: dict[str, Any] | None = None
     report: Path | None = None
+    published: bool = False
+    output_dir: Path | None = None
 
     @property
-    def ok(self) -> bool:
-        return self.build_ok and not self.failed_nodes and self.tests.get("fail", 0) == 0 \
-            and self.tests.get("error", 0) == 0
+    def gates(self) -> list[str]:
+        return list(self.quality["gates"]) if self.quality else ["no quality report"]
 
     @property
     def exit_code(self) -> int:
-        """0 all good; 1 warnings with --strict; 2 any error (the quality gate's codes)."""
-        if not self.ok or self.quality is None:
-            return 2
-        return int(self.quality["exit_code"])
-
-
-def input_paths(data_dir: Path) -> dict[str, Path]:
-    return {"transactions": data_dir / TRANSACTIONS_FILE, "merchants": data_dir / MERCHANTS_FILE}
+        """0 all good; 1 warnings with --strict; 2 any error gate."""
+        return int(self.quality["exit_code"]) if self.quality else 2
 
 
 def has_inputs(data_dir: Path) -> bool:
-    return all(path.exists() for path in input_paths(data_dir).values())
-
-
-def check_inputs(data_dir: Path) -> dict[str, Path]:
-    """Fail early, in one line, on a missing input (dbt re-checks the columns)."""
-    paths = input_paths(data_dir)
-    for name, path in paths.items():
-        if not path.exists():
-            raise PipelineError(
-                f"input file not found: {path} ({name}). Pass --data-dir DIR holding "
-                f"{TRANSACTIONS_FILE} and {MERCHANTS_FILE}, or generate a synthetic set "
-                f"with `billups generate --out {data_dir}`."
-            )
-        if path.is_dir() and not any(path.rglob("*.parquet")):
-            raise PipelineError(f"input folder {path} ({name}) holds no parquet part files.")
-    return paths
+    return all((data_dir / spec.file_name).exists() for spec in sources().values())
 
 
 LOCK_WAIT_SECONDS = 20
@@ -125,27 +116,132 @@ def check_thrift_reachable() -> None:
         )
 
 
-def summarise_results(results: list[dict[str, Any]], summary: RunSummary) -> None:
-    """Count test outcomes and collect failures from dbt's run_results.json."""
+def check_engine(target: str) -> None:
+    if target == "local":
+        check_metastore_free()
+    else:
+        check_thrift_reachable()
+
+
+def count_tests(results: list[dict[str, Any]]) -> dict[str, int]:
+    """Test outcomes of dbt's run results, by status."""
     counts = {"pass": 0, "warn": 0, "fail": 0, "error": 0, "skipped": 0}
     for record in results:
-        unique_id: str = record["unique_id"]
-        status: str = record["status"]
-        if unique_id.startswith(("test.", "unit_test.")):
-            key = "skipped" if status == "skipped" else status
-            counts[key] = counts.get(key, 0) + 1
-            if status in {"fail", "error"}:
-                summary.failed_tests.append(f"{unique_id}: {record.get('message') or status}")
-        elif status == "error":
-            summary.failed_nodes.append(f"{unique_id}: {record.get('message')}")
-    summary.tests = counts
+        if record["unique_id"].startswith(("test.", "unit_test.")):
+            counts[record["status"]] = counts.get(record["status"], 0) + 1
+    return counts
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
+def state_dir(target: str) -> Path:
+    """Where the last build of this warehouse left the artifacts that dbt's
+    state selection compares with: manifest.json, sources.json, the vars."""
+    return spark_dir() / "state" / target
+
+
+def selection(target: str, dbt_vars: dict, full_refresh: bool) -> list[str]:
+    """dbt's own state selection: after a build of this warehouse with the same
+    vars, only what a fresher source (a file delivered since) or a modified
+    node (model, macro, seed, config) reaches. Empty (build everything) on the
+    first build, a full refresh, a backfill, or other vars (dbt does not
+    compare vars)."""
+    state = state_dir(target)
+    saved = state / "vars.json"
+    if full_refresh or dbt_vars.get("backfill_months") or not saved.exists() \
+            or not (state / "manifest.json").exists() or not (state / "sources.json").exists():
         return []
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+    if json.loads(saved.read_text()) != _compared(dbt_vars):
+        return []
+    return ["--select", "source_status:fresher+", "state:modified+", "--state", str(state)]
+
+
+def remember_state(target: str, dbt_vars: dict, fresh_sources: Path | None) -> None:
+    """After a build in which every selected model built: this is what the
+    warehouse now holds."""
+    state = state_dir(target)
+    state.mkdir(parents=True, exist_ok=True)
+    if fresh_sources is None or not (target_dir() / "manifest.json").exists():
+        shutil.rmtree(state, ignore_errors=True)
+        return
+    shutil.copy(target_dir() / "manifest.json", state / "manifest.json")
+    shutil.copy(fresh_sources, state / "sources.json")
+    (state / "vars.json").write_text(json.dumps(_compared(dbt_vars), sort_keys=True))
+
+
+def _compared(dbt_vars: dict) -> dict:
+    """The vars that decide what the tables hold (a backfill names months to
+    redo, not a rule)."""
+    return {key: value for key, value in dbt_vars.items() if key != "backfill_months"}
+
+
+def build(target: str, dbt_vars: dict, args: list[str],
+          full_refresh: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`dbt source freshness`, then `dbt build` of what changed (selection), then
+    the quality models it skipped (an upstream test that failed skips what
+    depends on its model; the audit must run anyway). Returns the build's
+    results and the freshness results."""
+    from python_checks.quality import freshness
+
+    fresh = freshness(target, dbt_vars)
+    fresh_sources = target_dir() / "sources.json"
+    kept = shutil.copy(fresh_sources, target_dir() / "sources.fresh.json") \
+        if fresh_sources.exists() else None
+    built: DbtInvocation = invoke_dbt(["build", *selection(target, dbt_vars, full_refresh),
+                                       *args], target=target, dbt_vars=dbt_vars)
+    if not built.results and not built.success:
+        raise PipelineError("dbt build stopped before running: " + first_error_line(built.error))
+    results = built.results
+    if not any(record["status"] == "error" for record in results
+               if record["unique_id"].startswith(("model.", "seed."))):
+        remember_state(target, dbt_vars, Path(kept) if kept else None)
+    skipped = [record["unique_id"].split(".")[-1] for record in results
+               if record["unique_id"].startswith("model.")
+               and record["unique_id"].split(".")[-1].startswith("qa_")
+               and record["status"] == "skipped"]
+    if skipped:
+        audit = invoke_dbt(["build", "--select", *skipped, "--exclude-resource-type",
+                            "unit_test"], target=target, dbt_vars=dbt_vars)
+        redone = {record["unique_id"]: record for record in audit.results}
+        results = [redone.pop(record["unique_id"], record) for record in results]
+        results += list(redone.values())
+    return results, fresh
+
+
+def exportable_marts(results: list[dict[str, Any]]) -> list[str]:
+    """The marts to export: built by this run, or not selected (unchanged
+    since the build that made them); not those that failed or were skipped."""
+    failed = {record["unique_id"].split(".")[-1] for record in results
+              if record["unique_id"].startswith("model.")
+              and record["status"] in {"error", "skipped"}}
+    return [name for name in MARTS if name not in failed]
+
+
+def publish(candidate: Path, output_dir: Path) -> None:
+    """Replace the published set with the candidate: each file or folder is
+    renamed into place (atomic on one filesystem), the marts last."""
+    for item in sorted(candidate.iterdir(), key=lambda path: path.name == "marts"):
+        destination = output_dir / item.name
+        if destination.is_dir() and item.is_dir():
+            retired = output_dir / f".{item.name}.old"
+            shutil.rmtree(retired, ignore_errors=True)
+            destination.rename(retired)
+            item.rename(destination)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(item, destination)
+    shutil.rmtree(candidate, ignore_errors=True)
+
+
+def hold_back(candidate: Path, output_dir: Path, gates: list[str]) -> Path:
+    """Keep a tripped run's candidates in OUTPUT_DIR/unpublished/, with why."""
+    unpublished = output_dir / UNPUBLISHED
+    shutil.rmtree(unpublished, ignore_errors=True)
+    candidate.rename(unpublished)
+    (unpublished / "NOT_PUBLISHED.txt").write_text(
+        "These exports were not published: the run's quality gate tripped.\n"
+        + "".join(f"- {gate}\n" for gate in gates)
+        + f"The quality report says why: {output_dir / 'quality' / 'quality_report.html'}\n",
+        encoding="utf-8")
+    return unpublished
 
 
 def run_pipeline(
@@ -158,15 +254,17 @@ def run_pipeline(
     full_refresh: bool = False,
     unit_tests: bool = False,
 ) -> RunSummary:
-    """Check inputs, `dbt build`, export the marts, then check data quality.
+    """Check inputs, `dbt build`, audit, publish on a pass (module docstring).
 
     The month-partitioned tables are incremental: without `full_refresh` only
     the months of newer input files, and those of the var backfill_months,
-    are rewritten. Unit
-    tests run on static fixtures, so a production run leaves them to CI unless
-    `unit_tests` asks for them.
+    are rewritten. Unit tests run on static fixtures, so a production run
+    leaves them to CI unless `unit_tests` asks for them.
     """
-    summary = RunSummary()
+    from python_checks.quality import collect_quality, write_quality_report
+    from python_checks.report import save_run_artifacts, write_report
+
+    summary = RunSummary(output_dir=output_dir)
     data_dir, output_dir = data_dir.resolve(), output_dir.resolve()
 
     def step(name: str, action: Callable[[], Any]) -> Any:
@@ -178,76 +276,60 @@ def run_pipeline(
         echo(f"    {name}: done in {elapsed:.1f}s")
         return value
 
-    inputs = step("check inputs", lambda: check_inputs(data_dir))
-    if target == "local":
-        check_metastore_free()
-    else:
-        check_thrift_reachable()
+    inputs: CheckedInputs = step("check inputs", lambda: check_inputs(data_dir))
+    prepare_output_dir(output_dir)
+    check_engine(target)
     dbt_vars = {"data_dir": str(data_dir), **(extra_vars or {})}
 
-    build_args = ["build"]
-    if full_refresh:
-        build_args.append("--full-refresh")
+    args = ["--full-refresh"] if full_refresh else []
     if not unit_tests:
-        build_args += ["--exclude-resource-type", "unit_test"]
-    build: DbtInvocation = step(
-        "dbt build (seeds, models, tests)",
-        lambda: invoke_dbt(build_args, target=target, dbt_vars=dbt_vars),
-    )
-    # Keep the build's run_results.json + manifest.json for the report: the
-    # export's run-operation below replaces target/run_results.json.
-    from python_checks.project import target_dir
-    from python_checks.report import save_run_artifacts
+        args += ["--exclude-resource-type", "unit_test"]
+    results, fresh = step("dbt build (what changed: seeds, models, tests)",
+                          lambda: build(target, dbt_vars, args, full_refresh))
+    summary.tests = count_tests(results)
+    # The build's artifacts, for the report and the quality report (the export
+    # and the checks below are dbt invocations that replace target/).
+    artifacts = save_run_artifacts(target_dir(), output_dir / "dbt")
 
-    build_artifacts = save_run_artifacts(target_dir(), output_dir / "dbt")
-    summarise_results(build.results, summary)
-    summary.build_ok = build.success or (not summary.failed_nodes and not summary.failed_tests
-                                         and build.error is None and bool(build.results))
-    if not build.results:
-        raise PipelineError("dbt build stopped before running: " + first_error_line(build.error))
-    # A failed model or an error test upstream skips what depends on it:
-    # exporting the marts then would be a silent partial result.
-    if not summary.failed_nodes and not summary.tests.get("skipped"):
-        summary.mart_rows = step("export marts", lambda: export_models(
-            {name: output_dir / "marts" / f"{name}.csv" for name in MARTS},
-            output_dir / ".export", target=target, dbt_vars=dbt_vars,
-        ))
+    candidate = output_dir / ".candidate"
+    shutil.rmtree(candidate, ignore_errors=True)
+    marts = exportable_marts(results)
+    files = {name: candidate / "marts" / f"{name}.csv" for name in marts}
+    files.update({name: output_dir / "quality" / f"{file}.csv"
+                  for name, file in QUALITY_EXPORTS.items()})
+    exported = step("export (candidates and quality tables)", lambda: export_models(
+        files, output_dir / ".export", target=target, dbt_vars=dbt_vars))
+    summary.mart_rows = {name: exported[name] for name in marts}
 
-    def check() -> None:
-        from python_checks.quality import collect_quality, write_quality_report
-
-        timings = {step.name: round(step.seconds, 1) for step in summary.steps}
-        summary.quality = collect_quality(output_dir, inputs, build.results, target=target,
-                                          dbt_vars=dbt_vars, strict=strict, timings=timings,
-                                          artifacts_dir=output_dir / "dbt")
+    def audit() -> None:
+        timings = {timing.name: round(timing.seconds, 1) for timing in summary.steps}
+        summary.quality = collect_quality(
+            output_dir, inputs, results, target=target, dbt_vars=dbt_vars, strict=strict,
+            timings=timings, artifacts_dir=output_dir / "dbt", expected_marts=list(MARTS),
+            fresh=fresh)
         write_quality_report(summary.quality, output_dir)
 
-    try:
-        step("check data quality", check)
-    except PipelineError as exc:
-        # Without the quality tables (a failed build skipped them) there is no
-        # report, but the build's own failures above still decide the exit code.
-        echo(f"    no quality report: {exc}")
-    summary.ledger = [
-        {**row, "row_count": int(row["row_count"])}
-        for row in read_rows(output_dir / "quality" / "row_ledger.csv")
-    ]
+    step("check data quality", audit)
+    summary.ledger = summary.quality["ledger"]
+    if summary.exit_code == 2:
+        hold_back(candidate, output_dir, summary.gates)
+        return summary
 
     def report() -> None:
-        from python_checks.report import write_report
+        summary.report = write_report(candidate, artifacts, dbt_vars,
+                                      quality_dir=output_dir / "quality").markdown
+        publish(candidate, output_dir)
+        summary.report = output_dir / summary.report.name
+        summary.published = True
 
-        summary.report = write_report(output_dir, build_artifacts, dbt_vars).markdown
-
-    if summary.mart_rows:  # no report on marts this run did not export
-        try:
-            step("report", report)
-        except Exception as exc:  # noqa: BLE001 - the marts are exported; say so, go on
-            echo(f"    no report: {type(exc).__name__}: {exc}")
+    step("publish (marts, report)", report)
+    shutil.rmtree(output_dir / UNPUBLISHED, ignore_errors=True)
     return summary
 
 
 def format_summary(summary: RunSummary, output_dir: Path) -> str:
-    """The end-of-run table: rows in/out per reason, marts, tests, timings."""
+    """The end-of-run table: rows in/out per reason, marts, tests, timings, and
+    a last line that is the verdict (the tripped gates, when any)."""
     lines = ["", "billups run summary", "-" * 64]
     for source in ("transactions", "merchants"):
         rows = [row for row in summary.ledger if row["source_name"] == source]
@@ -264,21 +346,18 @@ def format_summary(summary: RunSummary, output_dir: Path) -> str:
                     row["row_count"]
         for reason, count in sorted(by_reason.items()):
             lines.append(f"{'':<14}   rejected: {reason:<32} {count:>10,}")
+    folder = output_dir / ("marts" if summary.published else f"{UNPUBLISHED}/marts")
     if summary.mart_rows:
-        lines.append("marts")
+        lines.append("marts" + ("" if summary.published else " (NOT published)"))
         for name, count in summary.mart_rows.items():
-            lines.append(f"  {name:<34} {count:>10,} rows  "
-                         f"{output_dir / 'marts' / (name + '.csv')}")
+            lines.append(f"  {name:<34} {count:>10,} rows  {folder / (name + '.csv')}")
     tests = summary.tests
     lines.append(
         f"tests          {tests.get('pass', 0)} passed, {tests.get('warn', 0)} warned, "
         f"{tests.get('fail', 0) + tests.get('error', 0)} failed"
-        + (f", {tests['skipped']} skipped" if tests.get("skipped") else "")
-    )
-    for failure in summary.failed_tests + summary.failed_nodes:
-        lines.append(f"  FAILED {failure}")
+        + (f", {tests['skipped']} skipped" if tests.get("skipped") else ""))
     lines.append("time           " + " | ".join(
-        f"{step.name} {step.seconds:.1f}s" for step in summary.steps))
+        f"{timing.name} {timing.seconds:.1f}s" for timing in summary.steps))
     if summary.quality is not None:
         from python_checks.quality import format_table
 
@@ -287,6 +366,12 @@ def format_summary(summary: RunSummary, output_dir: Path) -> str:
     if summary.report is not None:
         lines.append(f"report: {summary.report} (and report.html, charts/)")
     lines.append("-" * 64)
-    verdict = {0: "OK", 1: "WARNINGS (--strict)", 2: "FAILED: see the failures above"}
-    lines.append(verdict[summary.exit_code])
+    lines.append(verdict(summary.exit_code, summary.gates))
     return "\n".join(lines)
+
+
+def verdict(exit_code: int, gates: list[str]) -> str:
+    """The last line a user reads."""
+    if exit_code == 2:
+        return "quality gate failed: " + "; ".join(gates)
+    return "WARNINGS (--strict)" if exit_code == 1 else "OK"

@@ -39,6 +39,7 @@ MARTS = (
 # Quality tables exported to OUTPUT_DIR/quality: model name -> file name.
 QUALITY_EXPORTS = {
     "qa_row_ledger": "row_ledger",
+    "qa_rejected_rows": "rejected_rows",
     "qa_metrics": "metrics",
     "qa_metric_history": "metric_history",
     "qa_test_history": "test_history",

@@ -16,9 +16,7 @@ reported as such in its section; the rest of the report is still written.
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import json
 import math
 import re
@@ -31,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from python_checks.document import DPI, Document, render_html, render_markdown
 
 PROJECT_NAME = "billups_analytics"
 
@@ -82,7 +82,6 @@ Q2_MIN_SALES = 30           # Q2 table: pairs with at least this many sales
 HEATMAP_CITIES = 15         # Q4b heat map: the largest cities by number of sales
 TOP_CITIES_SHOWN = 10       # Q5a table and chart
 
-_DPI = 150
 _ACCENT = "#2f6db5"
 _MUTED = "#b8c4d6"
 _NEGATIVE = "#c0504d"
@@ -351,169 +350,13 @@ def mart_statuses(run_results: Path | None, marts: Sequence[str] = REPORT_MARTS
 
 
 # --------------------------------------------------------------------------- #
-# A small document model rendered to Markdown and to HTML
-# --------------------------------------------------------------------------- #
-
-@dataclass
-class Table:
-    headers: list[str]
-    rows: list[list[str]]
-    numeric: list[bool]
-
-
-@dataclass
-class Figure_:
-    path: Path
-    alt: str
-    caption: str
-
-
-@dataclass
-class Document:
-    blocks: list[tuple[str, Any]] = field(default_factory=list)
-
-    def heading(self, level: int, text: str) -> None:
-        self.blocks.append((f"h{level}", text))
-
-    def para(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def answer(self, text: str) -> None:
-        self.blocks.append(("answer", text))
-
-    def note(self, text: str) -> None:
-        self.blocks.append(("note", text))
-
-    def bullets(self, items: Sequence[str]) -> None:
-        self.blocks.append(("ul", list(items)))
-
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]],
-              numeric: Sequence[bool] | None = None) -> None:
-        numeric = list(numeric) if numeric is not None else [False] * len(headers)
-        self.blocks.append(("table", Table(list(headers), [list(r) for r in rows], numeric)))
-
-    def figure(self, path: Path, alt: str, caption: str) -> None:
-        self.blocks.append(("figure", Figure_(path, alt, caption)))
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def render_markdown(doc: Document, base: Path) -> str:
-    out: list[str] = []
-    figure_no = 0
-    for kind, value in doc.blocks:
-        if kind.startswith("h"):
-            out.append(f"{'#' * int(kind[1:])} {value}\n")
-        elif kind == "p":
-            out.append(f"{value}\n")
-        elif kind == "answer":
-            out.append(f"**Answer.** {value}\n")
-        elif kind == "note":
-            out.append(f"> {value}\n")
-        elif kind == "ul":
-            out.append("\n".join(f"- {item}" for item in value) + "\n")
-        elif kind == "table":
-            table: Table = value
-            out.append("| " + " | ".join(_md_cell(h) for h in table.headers) + " |")
-            out.append("|" + "|".join("---:" if n else "---" for n in table.numeric) + "|")
-            for row in table.rows:
-                out.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
-            out.append("")
-        elif kind == "figure":
-            figure_no += 1
-            fig: Figure_ = value
-            out.append(f"![{fig.alt}]({fig.path.relative_to(base).as_posix()})\n")
-            out.append(f"*Figure {figure_no}. {fig.caption}*\n")
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _inline_html(text: str) -> str:
-    escaped = html.escape(str(text), quote=False)
-    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-_CSS = """
-body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2328;
- max-width:1040px;margin:2rem auto;padding:0 1.5rem;line-height:1.5;font-size:15px}
-h1{font-size:1.9rem;border-bottom:2px solid #2f6db5;padding-bottom:.3rem}
-h2{font-size:1.45rem;margin-top:2.4rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}
-h3{font-size:1.15rem;margin-top:1.6rem}
-p.answer{background:#eef4fb;border-left:4px solid #2f6db5;padding:.6rem .9rem}
-p.note{background:#fff8e5;border-left:4px solid #d4a017;padding:.5rem .9rem}
-table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:13.5px;display:block;
- overflow-x:auto;max-width:100%}
-td:first-child{white-space:nowrap}
-th,td{border:1px solid #d0d7de;padding:.25rem .6rem;vertical-align:top}
-th{background:#f3f5f8;text-align:left}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr:nth-child(even) td{background:#fafbfc}
-figure{margin:1rem 0 1.6rem}
-figure img{max-width:100%;height:auto;border:1px solid #e1e4e8}
-figcaption{font-size:13px;color:#555;margin-top:.3rem}
-code{background:#f3f5f8;padding:0 .25rem;border-radius:3px;font-size:90%}
-nav ul{columns:2}
-"""
-
-
-def render_html(doc: Document, title: str) -> str:
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>",
-             "<body>"]
-    figure_no = 0
-    for kind, value in doc.blocks:
-        if kind.startswith("h"):
-            level = kind[1:]
-            parts.append(f'<h{level} id="{_slug(value)}">{_inline_html(value)}</h{level}>')
-        elif kind == "p":
-            parts.append(f"<p>{_inline_html(value)}</p>")
-        elif kind == "answer":
-            parts.append(f'<p class="answer"><strong>Answer.</strong> {_inline_html(value)}</p>')
-        elif kind == "note":
-            parts.append(f'<p class="note">{_inline_html(value)}</p>')
-        elif kind == "ul":
-            parts.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in value)
-                         + "</ul>")
-        elif kind == "table":
-            table: Table = value
-            head = "".join(f'<th{" class=num" if n else ""}>{_inline_html(h)}</th>'
-                           for h, n in zip(table.headers, table.numeric, strict=True))
-            body = "".join(
-                "<tr>" + "".join(f'<td{" class=num" if n else ""}>{_inline_html(c)}</td>'
-                                 for c, n in zip(row, table.numeric, strict=True)) + "</tr>"
-                for row in table.rows)
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        elif kind == "figure":
-            figure_no += 1
-            fig: Figure_ = value
-            png = fig.path.read_bytes()
-            data = base64.b64encode(png).decode("ascii")
-            # Show the chart at its physical size (dpi -> 96 CSS px per inch), never wider
-            # than the page.
-            width = round(int.from_bytes(png[16:20], "big") / _DPI * 96)
-            parts.append(
-                f'<figure><img src="data:image/png;base64,{data}" width="{width}" '
-                f'alt="{html.escape(fig.alt)}">'
-                f"<figcaption>Figure {figure_no}. {_inline_html(fig.caption)}</figcaption>"
-                "</figure>")
-    parts += ["</body>", "</html>"]
-    return "\n".join(parts) + "\n"
-
-
-# --------------------------------------------------------------------------- #
 # Charts (matplotlib's object API on the Agg canvas: no pyplot global state)
 # --------------------------------------------------------------------------- #
 
 def _figure(width: float, height: float, caption: str) -> Any:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     # The source caption is the figure's x label, so the layout keeps room for it.
     fig.supxlabel(textwrap.fill(caption.replace("`", ""), width=int(width * 15)), x=0.01,
                   ha="left",
@@ -523,7 +366,7 @@ def _figure(width: float, height: float, caption: str) -> Any:
 
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=_DPI, facecolor="white")
+    fig.savefig(path, dpi=DPI, facecolor="white")
     return path
 
 
@@ -1587,10 +1430,12 @@ def _section_sources(ctx: _Context, run_results: Path | None) -> None:
 
 
 def write_report(output_dir: Path, run_results: Path | None, parameters: dict,
-                 *, project_dir: Path | None = None) -> ReportPaths:
-    """Write report.md, report.html and charts/*.png into `output_dir` from its marts/ and
-    quality/ exports, with each mart's test status from `run_results` (and the manifest.json
-    beside it). `parameters` are the dbt vars of the run (shown beside dbt_project.yml's)."""
+                 *, project_dir: Path | None = None,
+                 quality_dir: Path | None = None) -> ReportPaths:
+    """Write report.md, report.html and charts/*.png into `output_dir` from its marts/
+    exports and the row ledger in `quality_dir` (default output_dir/quality), with each
+    mart's test status from `run_results` (and the manifest.json beside it). `parameters`
+    are the dbt vars of the run (shown beside dbt_project.yml's)."""
     if project_dir is None:
         from python_checks.project import PROJECT_DIR
 
@@ -1602,7 +1447,7 @@ def write_report(output_dir: Path, run_results: Path | None, parameters: dict,
         old.unlink()
     marts = {name: load_mart(output_dir / "marts", name) for name in REPORT_MARTS}
     statuses = mart_statuses(run_results)
-    body = Document()
+    body = Document("body")
     ctx = _Context(output_dir, charts_dir, marts, statuses, body, run_results,
                    Path(project_dir))
     sections: list[Callable[[_Context], None]] = [
@@ -1610,11 +1455,11 @@ def write_report(output_dir: Path, run_results: Path | None, parameters: dict,
     for number, section in enumerate(sections, start=1):
         _guarded(ctx, f"Q{number}", section)
     _section_parameters(ctx, parameters, Path(project_dir))
-    _section_quality(ctx, output_dir / "quality" / "row_ledger.csv")
+    _section_quality(ctx, (quality_dir or output_dir / "quality") / "row_ledger.csv")
     _section_sources(ctx, run_results)
 
     title = "Billups merchant analytics: answers to Q1–Q5"
-    head = Document()
+    head = Document(title)
     head.heading(1, title)
     failing = [s.mart for s in statuses.values() if s.failed or s.build in {"error", "skipped"}]
     missing = [m.name for m in marts.values() if m.frame is None]
@@ -1626,17 +1471,17 @@ def write_report(output_dir: Path, run_results: Path | None, parameters: dict,
                   f"not available: {', '.join(missing)}" if missing else "",
                   "test status unknown (no dbt run results)"
                   if not all(s.known for s in statuses.values()) else ""])))
-    head.para(f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from `{output_dir}`. "
+    head.para(f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
               f"Status: {status}. Each section gives the answer first, then a table and a "
               f"chart; every figure names the mart behind it and its test status.")
     head.heading(2, "At a glance")
     head.bullets(ctx.glance)
-    doc = Document(head.blocks + body.blocks)
+    doc = Document(title, head.blocks + body.blocks)
 
     markdown = output_dir / "report.md"
     markdown.write_text(render_markdown(doc, output_dir), encoding="utf-8")
     html_path = output_dir / "report.html"
-    html_path.write_text(render_html(doc, title), encoding="utf-8")
+    html_path.write_text(render_html(doc), encoding="utf-8")
     return ReportPaths(markdown=markdown, html=html_path, charts=list(ctx.charts))
 
 

@@ -52,12 +52,15 @@ months_to_load as (
 {% endif %}
 to_load as (
 
-    select staged.*
-    from staged
     {% if is_incremental() %}
-    -- <=>: the rows whose date does not parse share the null month.
+    -- Broadcast: the months are a handful, and when there is none Spark skips
+    -- the scan. <=>: the rows whose date does not parse share the null month.
+    select /*+ broadcast(months_to_load) */ staged.*
+    from staged
     left semi join months_to_load
         on staged.purchase_month <=> months_to_load.purchase_month
+    {% else %}
+    select * from staged
     {% endif %}
 
 ),

@@ -1,5 +1,5 @@
 -- Every run's test outcomes, appended by the on-run-end hook
--- record_test_outcomes (tests finish after every model, so a model cannot
+-- record_run_history (tests finish after every model, so a model cannot
 -- select them). This model only creates the table and its schema.
 {{ config(
     materialized='incremental',

@@ -10,14 +10,10 @@ import pytest
 
 import python_checks.pipeline as pipeline_module
 from python_checks import pipeline
-from python_checks.pipeline import (
-    PipelineError,
-    RunSummary,
-    check_metastore_free,
-    first_error_line,
-    summarise_results,
-)
-from python_checks.project import collect_part_files
+from python_checks.inputs import check_inputs
+from python_checks.pipeline import check_metastore_free, count_tests
+from python_checks.project import PipelineError, collect_part_files, first_error_line
+from python_checks.quality import gates, override_hint, verdict
 
 HOLD_LOCK = """
 import fcntl, sys, time
@@ -60,19 +56,77 @@ def test_first_error_line_drops_dbt_framing() -> None:
     assert first_error_line(None) == "see the dbt output above"
 
 
-def test_summarise_results_counts_tests_and_failures() -> None:
-    summary = RunSummary(build_ok=True)
-    summarise_results([
-        {"unique_id": "model.p.a", "status": "success", "message": None},
-        {"unique_id": "test.p.t1", "status": "pass", "message": None},
-        {"unique_id": "unit_test.p.a.u1", "status": "pass", "message": None},
-        {"unique_id": "test.p.t2", "status": "warn", "message": "Got 1 result"},
-        {"unique_id": "test.p.t3", "status": "fail", "message": "Got 3 results"},
-    ], summary)
-    assert summary.tests["pass"] == 2 and summary.tests["warn"] == 1
-    assert summary.tests["fail"] == 1
-    assert summary.failed_tests == ["test.p.t3: Got 3 results"]
-    assert not summary.ok
+def test_count_tests_by_status() -> None:
+    counts = count_tests([
+        {"unique_id": "model.p.a", "status": "success"},
+        {"unique_id": "test.p.t1", "status": "pass"},
+        {"unique_id": "unit_test.p.a.u1", "status": "pass"},
+        {"unique_id": "test.p.t2", "status": "warn"},
+        {"unique_id": "test.p.t3", "status": "fail"},
+    ])
+    assert counts == {"pass": 2, "warn": 1, "fail": 1, "error": 0, "skipped": 0}
+
+
+def _metric(name: str, value: int, denominator: int, status: str, on: str = "rate",
+            error_above: float = 0.05) -> dict:
+    return {"name": name, "value": value, "denominator": denominator,
+            "rate": value / denominator, "threshold_on": on, "warn_above": 0.0,
+            "error_above": error_above, "threshold_source": "seeds/quality_thresholds.csv",
+            "status": status, "is_anomaly": False}
+
+
+def test_gates_name_every_tripped_gate_in_one_line_each() -> None:
+    metrics = [_metric("merchant_id_not_in_merchants", 98_420, 196_447, "error"),
+               _metric("transactions_unreconciled_rows", 12, 1000, "error", on="count",
+                       error_above=0),
+               _metric("denied", 10, 1000, "warn")]
+    tests = [{"name": "assert_every_input_row_is_cleaned_or_rejected", "model": None,
+              "status": "fail", "failures": 1},
+             {"name": "qa_metrics_no_metric_above_error_threshold", "model": "qa_metrics",
+              "status": "fail", "failures": 2},
+             {"name": "row_checks_x", "model": "x", "status": "warn", "failures": 3}]
+    results = [{"unique_id": "model.p.advice_hours", "status": "error",
+                "message": "Runtime Error\n  boom"},
+               {"unique_id": "model.p.advice_cities", "status": "success"}]
+    tripped = gates(tests, metrics, [{"source": "billups.t", "status": "pass"}], results,
+                    ["advice_cities", "advice_hours", "advice_months"])
+    assert tripped == [
+        "merchant_id_not_in_merchants 98,420 rows (50.1%) > error 5% "
+        "(seeds/quality_thresholds.csv)",
+        "transactions_unreconciled_rows 12 rows (1.2%) > error 0 rows "
+        "(seeds/quality_thresholds.csv)",
+        "test assert_every_input_row_is_cleaned_or_rejected on the project failed "
+        "(1 failing rows)",
+        "advice_hours did not build (Runtime Error)",
+        "marts not built by this run: advice_hours",
+    ]
+    assert verdict(tripped, [], metrics, [], strict=False) == ("error", 2)
+    assert verdict([], tests[2:], metrics[2:], [], strict=True) == ("warn", 1)
+    assert verdict([], tests[2:], metrics[2:], [], strict=False) == ("warn", 0)
+    assert pipeline.verdict(2, tripped[:1]) == "quality gate failed: " + tripped[0]
+    assert "{merchant_id_not_in_merchants: {error_above: 0.501" in override_hint(metrics[0])
+
+
+def test_publish_replaces_the_set_and_hold_back_keeps_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "marts").mkdir(parents=True)
+    (out / "marts" / "q1.csv").write_text("old\n")
+    (out / "report.md").write_text("old report\n")
+    candidate = out / ".candidate"
+    (candidate / "marts").mkdir(parents=True)
+    (candidate / "marts" / "q1.csv").write_text("held\n")
+    held = pipeline.hold_back(candidate, out, ["denied 1 rows (1.0%) > error 0%"])
+    assert (out / "marts" / "q1.csv").read_text() == "old\n"
+    assert (held / "marts" / "q1.csv").read_text() == "held\n"
+    assert "denied" in (held / "NOT_PUBLISHED.txt").read_text()
+    (candidate / "marts").mkdir(parents=True)
+    (candidate / "marts" / "q1.csv").write_text("new\n")
+    (candidate / "report.md").write_text("new report\n")
+    pipeline.publish(candidate, out)
+    assert (out / "marts" / "q1.csv").read_text() == "new\n"
+    assert (out / "report.md").read_text() == "new report\n"
+    assert not candidate.exists()
+    assert sorted(path.name for path in out.iterdir()) == ["marts", "report.md", "unpublished"]
 
 
 def test_collect_exports_joins_parts_under_one_header(tmp_path: Path) -> None:
@@ -87,7 +141,7 @@ def test_collect_exports_joins_parts_under_one_header(tmp_path: Path) -> None:
 
 def test_missing_input_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match=r"input file not found: .*historical_transactions"):
-        pipeline.check_inputs(tmp_path)
+        check_inputs(tmp_path)
 
 
 @pytest.mark.parametrize("months", ["2018-13", "2018-00", "foo", "2018-1", "2018-02,18-03"])

@@ -109,18 +109,53 @@ def test_warnings_are_listed_with_failing_rows_and_strict_exits_1(dirty_run) -> 
 
 
 def test_lowered_threshold_turns_the_gate_red(dirty_run) -> None:
+    """billups check: an error threshold below the planted share trips the gate;
+    the report names the metric, its rate and threshold, where the threshold
+    came from, the option that accepts it, and a sample of the failing rows."""
     root, manifest, _ = dirty_run
     planted = manifest["transactions"]["counts"]["future_timestamp"]
     assert planted > 0
     lowered = cli(root, "check", "--data-dir", str(root / "data"), "--output-dir",
                   str(root / "red"), "--vars",
-                  f"{{quality_threshold_overrides: {{future_timestamp: "
-                  f"{{error_above: {planted - 1}}}}}}}")
+                  "{quality_threshold_overrides: {future_timestamp: {error_above: 0}}}")
     assert lowered.returncode == 2, lowered.stdout[-3000:] + lowered.stderr[-2000:]
-    metrics = metrics_of(report(root / "red"))
+    result = report(root / "red")
+    metrics = metrics_of(result)
     assert metrics["future_timestamp"]["status"] == "error"
-    assert "future_timestamp" in lowered.stdout
     assert [name for name, m in metrics.items() if m["status"] == "error"] == ["future_timestamp"]
+    last = lowered.stdout.strip().splitlines()[-1]
+    assert last == (f"quality gate failed: future_timestamp {planted:,} rows "
+                    f"({planted / manifest['transactions']['rows']:.1%}) > error 0% "
+                    "(--vars quality_threshold_overrides)"), last
+    assert result["gates"] == [last.removeprefix("quality gate failed: ")]
+    assert "future_timestamp: {error_above: " in result["overrides"]["future_timestamp"]
+    sample = metrics["future_timestamp"]["sample"]
+    assert len(sample) == planted and all(row["purchase_ts"] > "2018-03" for row in sample)
+    page = (root / "red" / "quality" / "quality_report.html").read_text()
+    assert "Quality gate failed" in page and "<svg" in page
+
+
+def test_a_tripped_gate_keeps_the_published_set_and_holds_back_the_candidates(dirty_run) -> None:
+    """Write-audit-publish: a run whose gate trips publishes nothing; the set an
+    earlier run published stays as it was, the candidates go to unpublished/."""
+    root, _, out = dirty_run
+    published = {path.name: path.read_bytes() for path in (out / "marts").glob("*.csv")}
+    report_md = (out / "report.md").read_bytes()
+    tripped = cli(root, "run", "--data-dir", str(root / "data"), "--output-dir", str(out),
+                  "--vars", "{quality_threshold_overrides: {denied: {error_above: 0.01}}}")
+    assert tripped.returncode == 2, tripped.stdout[-3000:] + tripped.stderr[-2000:]
+    last = tripped.stdout.strip().splitlines()[-1]
+    assert last.startswith("quality gate failed: denied ") and "> error 1%" in last, last
+    assert {path.name: path.read_bytes() for path in (out / "marts").glob("*.csv")} == published
+    assert (out / "report.md").read_bytes() == report_md
+    held = out / "unpublished"
+    assert sorted(path.name for path in (held / "marts").glob("*.csv")) == sorted(published)
+    assert "denied" in (held / "NOT_PUBLISHED.txt").read_text()
+    assert metrics_of(report(out))["denied"]["status"] == "error"
+    # The next run that passes publishes again and clears the held-back set.
+    passed = cli(root, "run", "--data-dir", str(root / "data"), "--output-dir", str(out))
+    assert passed.returncode == 0, passed.stdout[-3000:]
+    assert not held.exists()
 
 
 def test_history_grows_and_a_planted_jump_is_flagged(dirty_run) -> None:
