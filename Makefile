@@ -12,7 +12,7 @@ TARGET ?= local
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: help setup run test lint pytest generate clean java-check docs bench cluster-up cluster-down cluster-status
+.PHONY: help setup run test lint conventions pytest generate clean java-check docs bench cluster-up cluster-down cluster-status
 
 help:
 	@echo "make run   [DATA_DIR=data/raw OUTPUT_DIR=output TARGET=local]  build, test, export"
@@ -20,7 +20,7 @@ help:
 	@echo "make docs  [DATA_DIR=data/raw DOCS_PORT=8080]                 docs site on 127.0.0.1 (after make run)"
 	@echo "make bench [BENCH_ARGS='--scales 1,4']                        benchmark table -> bench/results/"
 	@echo "make cluster-up | cluster-down | cluster-status              local Spark cluster + Thrift Server"
-	@echo "make lint | pytest | generate | clean"
+	@echo "make lint | conventions | pytest | generate | clean"
 
 java-check:
 	@command -v java >/dev/null 2>&1 || { \
@@ -60,6 +60,11 @@ docs: setup
 lint: setup
 	$(BIN)/ruff check python_checks tests/python bench
 	$(BIN)/sqlfluff lint models tests analyses
+	$(BIN)/billups conventions
+
+# dbt-bouncer's checks of dbt-bouncer.yml on a parsed manifest (no Spark).
+conventions: setup
+	$(BIN)/billups conventions
 
 pytest: setup
 	$(BIN)/python -m pytest tests/python

@@ -26,7 +26,7 @@
                 {%- do found.setdefault(row[0] | lower, row[1]) -%}
             {%- endfor -%}
             {%- set nulls = [] -%}
-            {%- for column in source.columns.values() -%}
+            {%- for column in source.columns.values() if not column.name.startswith('_') -%}
                 {%- set rule = column.config.meta if column.config and column.config.meta else column.meta -%}
                 {%- if column.name not in found and rule.required -%}
                     {{ exceptions.raise_compiler_error(path ~ ": required column '" ~ column.name

@@ -77,22 +77,6 @@ TARGETS = {
 }
 SCALE_SLACK = 1.125
 
-#: Marts compared with the reference's answers: mart -> key columns. Every
-#: other column of the reference's file is compared as a value.
-COMPARED = {
-    "top_merchants_by_month_city": ("month", "city_id", "rank"),
-    "avg_sale_by_merchant_state": ("merchant_id", "state_id"),
-    "top_hours_by_category": ("category", "rank"),
-    "popular_merchant_cities": ("merchant_id", "city_id"),
-    "city_category_mix": ("city_id", "category"),
-    "city_category_association": (),
-    "advice_cities": ("city_id",),
-    "advice_categories": ("category",),
-    "advice_months": ("month",),
-    "advice_hours": ("hour",),
-    "advice_opening_window": (),
-    "advice_installments": ("scenario", "plan_type", "installments"),
-}
 #: These must be compared for "answers match" to say yes (the brief's minimum).
 REQUIRED = ("top_merchants_by_month_city", "avg_sale_by_merchant_state",
             "top_hours_by_category")
@@ -447,9 +431,16 @@ def compare_mart(mart: str, keys: tuple[str, ...], marts_dir: Path,
     return outcome
 
 
-def compare_answers(marts_dir: Path, reference_dir: Path) -> dict[str, Any]:
-    details = {mart: compare_mart(mart, keys, marts_dir, reference_dir)
-               for mart, keys in COMPARED.items()}
+def compare_answers(marts_dir: Path, reference_dir: Path,
+                    manifest: Path | None = None) -> dict[str, Any]:
+    """Every mart of the manifest (the exposure mart_exports) against the
+    reference's answer, rows matched on the mart's grain (its uniqueness test).
+    The manifest defaults to the one `billups run` keeps beside the marts."""
+    from python_checks.artifacts import load_manifest, marts
+
+    found = marts(load_manifest(manifest or marts_dir.parent / "dbt" / "manifest.json"))
+    details = {mart.name: compare_mart(mart.name, mart.grain, marts_dir, reference_dir)
+               for mart in found}
     first = next((f"{mart}: {d['first_difference']}" for mart, d in details.items()
                   if not d["match"]), None)
     return {"match": first is None and all(m in details for m in REQUIRED),

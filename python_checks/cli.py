@@ -40,11 +40,13 @@ def generate(out_dir: Path, rows: int | None, seed: int, dirty: bool) -> None:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path, readable=False), envvar="BILLUPS_DATA_DIR",
+@click.option("--data-dir", type=click.Path(path_type=Path, readable=False),
+              envvar="BILLUPS_DATA_DIR",
               default=Path("data/raw"), show_default=True,
               help="Folder with historical_transactions.parquet and merchants.csv "
                    "(env BILLUPS_DATA_DIR).")
-@click.option("--output-dir", type=click.Path(path_type=Path, readable=False), default=Path("output"),
+@click.option("--output-dir", type=click.Path(path_type=Path, readable=False),
+              default=Path("output"),
               show_default=True, help="Where the CSV exports land.")
 @click.option("--target", type=click.Choice(["local", "cluster"]), default="local",
               show_default=True, help="local: embedded Spark; cluster: Spark Thrift Server.")
@@ -96,10 +98,12 @@ def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path, readable=False), envvar="BILLUPS_DATA_DIR",
+@click.option("--data-dir", type=click.Path(path_type=Path, readable=False),
+              envvar="BILLUPS_DATA_DIR",
               default=Path("data/raw"), show_default=True,
               help="Folder with the input files (env BILLUPS_DATA_DIR).")
-@click.option("--output-dir", type=click.Path(path_type=Path, readable=False), default=Path("output"),
+@click.option("--output-dir", type=click.Path(path_type=Path, readable=False),
+              default=Path("output"),
               show_default=True, help="Reports land in OUTPUT_DIR/quality/.")
 @click.option("--target", type=click.Choice(["local", "cluster"]), default="local",
               show_default=True)
@@ -111,7 +115,7 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
     warnings with --strict, 2 when a gate trips (the last line names it)."""
     from python_checks.inputs import check_inputs, prepare_output_dir
     from python_checks.pipeline import check_engine, verdict
-    from python_checks.project import QUALITY_EXPORTS, export_models, invoke_dbt
+    from python_checks.project import export_models, invoke_dbt, published_tables
     from python_checks.quality import collect_quality, format_table, write_quality_report
 
     data_dir, output_dir = data_dir.resolve(), output_dir.resolve()
@@ -129,8 +133,9 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
         tests = invoke_dbt(["test"], target=target, dbt_vars=dbt_vars)
         if not tests.results:
             raise PipelineError("dbt test did not run: " + first_error_line(tests.error))
+        _, quality_tables = published_tables()
         export_models({name: output_dir / "quality" / f"{file}.csv"
-                       for name, file in QUALITY_EXPORTS.items()},
+                       for name, file in quality_tables.items()},
                       output_dir / ".export", target=target, dbt_vars=dbt_vars)
         result = collect_quality(output_dir, inputs, metrics.results + tests.results,
                                  target=target, dbt_vars=dbt_vars, strict=strict)
@@ -172,7 +177,8 @@ def parse_vars(text: str) -> dict:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path, readable=False), envvar="BILLUPS_DATA_DIR",
+@click.option("--data-dir", type=click.Path(path_type=Path, readable=False),
+              envvar="BILLUPS_DATA_DIR",
               default=Path("data/raw"), show_default=True,
               help="Folder with the input files (registered on-run-start; env "
                    "BILLUPS_DATA_DIR). Build first: the catalog reads the built tables.")
@@ -182,14 +188,15 @@ def parse_vars(text: str) -> dict:
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
               help="Port for --serve.")
 def docs(data_dir: Path, target: str, serve: bool, port: int) -> None:
-    """Generate the dbt docs site and check that everything is described.
+    """Generate the dbt docs site and check the conventions on it.
 
-    Exits 1 listing every model, seed, source, column (including table columns
-    missing from the YAML) and macro without a description.
+    Exits 1 listing every gap dbt-bouncer finds (dbt-bouncer.yml: descriptions,
+    naming, contracts, grain tests, exposures, table columns missing from the
+    YAML) and every model the catalog lacks.
     """
     import os
 
-    from python_checks.docs import missing_descriptions
+    from python_checks.docs import conventions, not_in_catalog
     from python_checks.docs import serve as serve_site
     from python_checks.inputs import check_inputs
     from python_checks.pipeline import check_engine
@@ -214,13 +221,14 @@ def docs(data_dir: Path, target: str, serve: bool, port: int) -> None:
         sys.exit(1)
     click.echo(f"    docs generate: done in {time.perf_counter() - started:.1f}s "
                f"({target_dir() / 'index.html'})")
-    missing = missing_descriptions(target_dir())
+    missing = not_in_catalog(target_dir()) + conventions(target_dir(), catalog=True)
     if missing:
-        click.echo(f"{len(missing)} undocumented item(s):")
+        click.echo(f"{len(missing)} convention or documentation gap(s) (dbt-bouncer.yml):")
         for item in missing:
             click.echo(f"  - {item}")
     else:
-        click.echo("every model, seed, source, column and macro is described")
+        click.echo("every model, seed, source, column and macro is described, and every "
+                   "convention of dbt-bouncer.yml holds")
     if serve:
         click.echo(f"==> serving the docs on http://127.0.0.1:{port} (Ctrl+C to stop)")
         try:
@@ -253,7 +261,9 @@ def report(output_dir: Path, run_results: Path | None) -> None:
     if run_results is None:
         saved = output_dir / "dbt" / "run_results.json"
         run_results = saved if saved.exists() else target_dir() / "run_results.json"
-    paths = write_report(output_dir, run_results if run_results.exists() else None, {})
+    manifest = output_dir / "dbt" / "manifest.json"
+    paths = write_report(output_dir, run_results if run_results.exists() else None, {},
+                         manifest=manifest if manifest.exists() else None)
     click.echo(f"report: {paths.markdown}\n        {paths.html}\n"
                f"charts: {len(paths.charts)} in {output_dir / 'charts'}")
 
@@ -295,6 +305,28 @@ def class_archive_command() -> None:
         click.echo(f"warning: class archive not written ({exc.__class__.__name__}: "
                    f"{str(exc).splitlines()[0] if str(exc) else ''}); Spark starts without it",
                    err=True)
+
+
+@main.command("conventions")
+def conventions_command() -> None:
+    """Check the project's conventions without Spark: `dbt parse`, then
+    dbt-bouncer's manifest checks (dbt-bouncer.yml). Exit 1 listing each gap."""
+    import tempfile
+
+    from python_checks.docs import conventions
+    from python_checks.project import invoke_dbt
+
+    with tempfile.TemporaryDirectory() as scratch:
+        parsed = invoke_dbt(["parse", "--target-path", scratch], quiet=True)
+        if not parsed.success:
+            click.echo(f"error: dbt parse failed: {first_error_line(parsed.error)}", err=True)
+            sys.exit(2)
+        gaps = conventions(Path(scratch))
+    for gap in gaps:
+        click.echo(f"  - {gap}")
+    click.echo(f"{len(gaps)} convention gap(s)" if gaps else
+               "conventions: every check of dbt-bouncer.yml passes")
+    sys.exit(1 if gaps else 0)
 
 
 def entry() -> None:

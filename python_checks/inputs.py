@@ -84,7 +84,7 @@ def sources(path: Path = SOURCES_YAML) -> dict[str, SourceSpec]:
             ColumnRule(column["name"], column["data_type"],
                        bool(column["config"]["meta"]["required"]),
                        tuple(column["config"]["meta"]["types"]))
-            for column in table["columns"])
+            for column in table["columns"] if not column["name"].startswith("_"))
         specs[table["name"]] = SourceSpec(table["name"], meta["file_name"], meta["path_var"],
                                           meta["format"], columns)
     return specs

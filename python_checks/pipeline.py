@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from python_checks.artifacts import Outcome
 from python_checks.inputs import CheckedInputs, check_inputs, prepare_output_dir, sources
 from python_checks.project import (
-    MARTS,
-    QUALITY_EXPORTS,
     DbtInvocation,
     PipelineError,
     export_models,
     first_error_line,
     invoke_dbt,
     port_open,
+    published_tables,
     spark_dir,
     target_dir,
 )
@@ -123,12 +123,12 @@ def check_engine(target: str) -> None:
         check_thrift_reachable()
 
 
-def count_tests(results: list[dict[str, Any]]) -> dict[str, int]:
+def count_tests(results: list[Outcome]) -> dict[str, int]:
     """Test outcomes of dbt's run results, by status."""
     counts = {"pass": 0, "warn": 0, "fail": 0, "error": 0, "skipped": 0}
     for record in results:
-        if record["unique_id"].startswith(("test.", "unit_test.")):
-            counts[record["status"]] = counts.get(record["status"], 0) + 1
+        if record.kind in {"test", "unit_test"}:
+            counts[record.status] = counts.get(record.status, 0) + 1
     return counts
 
 
@@ -174,7 +174,7 @@ def _compared(dbt_vars: dict) -> dict:
 
 
 def build(target: str, dbt_vars: dict, args: list[str],
-          full_refresh: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+          full_refresh: bool) -> tuple[list[Outcome], list[dict[str, Any]]]:
     """`dbt source freshness`, then `dbt build` of what changed (selection), then
     the quality models it skipped (an upstream test that failed skips what
     depends on its model; the audit must run anyway). Returns the build's
@@ -190,29 +190,27 @@ def build(target: str, dbt_vars: dict, args: list[str],
     if not built.results and not built.success:
         raise PipelineError("dbt build stopped before running: " + first_error_line(built.error))
     results = built.results
-    if not any(record["status"] == "error" for record in results
-               if record["unique_id"].startswith(("model.", "seed."))):
+    if not any(record.status == "error" for record in results
+               if record.kind in {"model", "seed"}):
         remember_state(target, dbt_vars, Path(kept) if kept else None)
-    skipped = [record["unique_id"].split(".")[-1] for record in results
-               if record["unique_id"].startswith("model.")
-               and record["unique_id"].split(".")[-1].startswith("qa_")
-               and record["status"] == "skipped"]
+    skipped = [record.name for record in results
+               if record.kind == "model" and record.name.startswith("qa_")
+               and record.status == "skipped"]
     if skipped:
         audit = invoke_dbt(["build", "--select", *skipped, "--exclude-resource-type",
                             "unit_test"], target=target, dbt_vars=dbt_vars)
-        redone = {record["unique_id"]: record for record in audit.results}
-        results = [redone.pop(record["unique_id"], record) for record in results]
+        redone = {record.unique_id: record for record in audit.results}
+        results = [redone.pop(record.unique_id, record) for record in results]
         results += list(redone.values())
     return results, fresh
 
 
-def exportable_marts(results: list[dict[str, Any]]) -> list[str]:
-    """The marts to export: built by this run, or not selected (unchanged
+def exportable(names: list[str], results: list[Outcome]) -> list[str]:
+    """The models to export: built by this run, or not selected (unchanged
     since the build that made them); not those that failed or were skipped."""
-    failed = {record["unique_id"].split(".")[-1] for record in results
-              if record["unique_id"].startswith("model.")
-              and record["status"] in {"error", "skipped"}}
-    return [name for name in MARTS if name not in failed]
+    failed = {record.name for record in results
+              if record.kind == "model" and record.status in {"error", "skipped"}}
+    return [name for name in names if name not in failed]
 
 
 def publish(candidate: Path, output_dir: Path) -> None:
@@ -293,10 +291,11 @@ def run_pipeline(
 
     candidate = output_dir / ".candidate"
     shutil.rmtree(candidate, ignore_errors=True)
-    marts = exportable_marts(results)
+    all_marts, quality_tables = published_tables()
+    marts = exportable(all_marts, results)
     files = {name: candidate / "marts" / f"{name}.csv" for name in marts}
     files.update({name: output_dir / "quality" / f"{file}.csv"
-                  for name, file in QUALITY_EXPORTS.items()})
+                  for name, file in quality_tables.items()})
     exported = step("export (candidates and quality tables)", lambda: export_models(
         files, output_dir / ".export", target=target, dbt_vars=dbt_vars))
     summary.mart_rows = {name: exported[name] for name in marts}
@@ -305,7 +304,7 @@ def run_pipeline(
         timings = {timing.name: round(timing.seconds, 1) for timing in summary.steps}
         summary.quality = collect_quality(
             output_dir, inputs, results, target=target, dbt_vars=dbt_vars, strict=strict,
-            timings=timings, artifacts_dir=output_dir / "dbt", expected_marts=list(MARTS),
+            timings=timings, artifacts_dir=output_dir / "dbt", expected_marts=all_marts,
             fresh=fresh)
         write_quality_report(summary.quality, output_dir)
 
@@ -317,7 +316,8 @@ def run_pipeline(
 
     def report() -> None:
         summary.report = write_report(candidate, artifacts, dbt_vars,
-                                      quality_dir=output_dir / "quality").markdown
+                                      quality_dir=output_dir / "quality",
+                                      manifest=output_dir / "dbt" / "manifest.json").markdown
         publish(candidate, output_dir)
         summary.report = output_dir / summary.report.name
         summary.published = True

@@ -17,34 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from python_checks import class_archive
+from python_checks.artifacts import Outcome, load_manifest, marts, outcomes, quality_tables
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROFILES_DIR = PROJECT_DIR / "profiles"
-
-# Marts exported as CSV by `billups run`, in the order they are exported.
-MARTS = (
-    "top_merchants_by_month_city",
-    "avg_sale_by_merchant_state",
-    "top_hours_by_category",
-    "popular_merchant_cities",
-    "city_category_mix",
-    "city_category_association",
-    "advice_cities",
-    "advice_categories",
-    "advice_months",
-    "advice_hours",
-    "advice_opening_window",
-    "advice_installments",
-)
-# Quality tables exported to OUTPUT_DIR/quality: model name -> file name.
-QUALITY_EXPORTS = {
-    "qa_row_ledger": "row_ledger",
-    "qa_rejected_rows": "rejected_rows",
-    "qa_metrics": "metrics",
-    "qa_metric_history": "metric_history",
-    "qa_test_history": "test_history",
-}
-
 
 def spark_dir() -> Path:
     """The directory holding the session's warehouse and Derby metastore."""
@@ -98,7 +74,7 @@ class DbtInvocation:
 
     args: list[str]
     success: bool
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[Outcome] = field(default_factory=list)
     error: str | None = None
     agate_table: Any = None  # the rows of a `dbt show`
 
@@ -131,9 +107,9 @@ def invoke_dbt(args: list[str], *, target: str = "local", dbt_vars: dict | None 
     run_results = target_dir() / "run_results.json"
     run_results.unlink(missing_ok=True)  # never read a previous run's results
     result = dbtRunner().invoke(full)
-    records: list[dict[str, Any]] = []
-    if result.result is not None and run_results.exists() and args[0] in {"build", "test", "run"}:
-        records = json.loads(run_results.read_text())["results"]
+    records: list[Outcome] = []
+    if result.result is not None and args[0] in {"build", "test", "run"}:
+        records = outcomes(run_results)
     error = None if result.exception is None else str(result.exception)
     table = None
     if args[0] == "show" and result.result is not None and result.result.results:
@@ -151,6 +127,14 @@ def first_error_line(error: str | None) -> str:
                                          "Database Error")):
             return line
     return "see the dbt output above"
+
+
+def published_tables(manifest_json: Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """What a run exports, from the manifest (the exposures): the marts in
+    order, and the quality tables with their CSV names."""
+    manifest = load_manifest(manifest_json or target_dir() / "manifest.json")
+    return ([model.name for model in marts(manifest)],
+            {model.name: model.export_name for model in quality_tables(manifest)})
 
 
 def collect_part_files(part_dir: Path, target: Path) -> int:

@@ -15,6 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from python_checks.artifacts import (
+    Outcome,
+    invocation_id,
+    load_manifest,
+    test_node,
+    tested_models,
+)
 from python_checks.document import Document, Sparkline, render_html, render_markdown
 from python_checks.inputs import CheckedInputs
 from python_checks.project import PROJECT_DIR, invoke_dbt, target_dir
@@ -56,28 +63,28 @@ def number(value: str | None) -> float | None:
     return None if value in (None, "") else float(value)
 
 
-def test_records(results: list[dict[str, Any]], manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """One record per data test or unit test that ran, with where it is attached."""
-    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+def test_records(results: list[Outcome], manifest: Any | None) -> list[dict[str, Any]]:
+    """One record per data test or unit test that ran, with the model it checks."""
     records = []
     for result in results:
-        unique_id = result["unique_id"]
-        if not unique_id.startswith(("test.", "unit_test.")):
+        if result.kind not in {"test", "unit_test"}:
             continue
-        node = nodes.get(unique_id, {})
-        attached = node.get("attached_node") or (node.get("depends_on", {}).get("nodes") or [""])[0]
+        node = test_node(manifest, result.unique_id) if manifest is not None else None
+        models = tested_models(manifest, result.unique_id) if manifest is not None else []
+        config = getattr(node, "config", None)
         records.append({
-            "unique_id": unique_id,
-            "name": node.get("name", unique_id.split(".")[-1]),
-            "kind": "unit" if unique_id.startswith("unit_test.") else "data",
-            "model": node.get("model") or attached.split(".")[-1],
-            "column": node.get("column_name"),
-            "severity": str(node.get("config", {}).get("severity", "ERROR")).lower(),
-            "status": result["status"],
-            "failures": result.get("failures"),
-            "message": result.get("message"),
-            "seconds": round(result.get("execution_time") or 0.0, 3),
-            "compiled_code": result.get("compiled_code"),
+            "unique_id": result.unique_id,
+            "name": getattr(node, "name", None) or result.name,
+            "kind": "unit" if result.kind == "unit_test" else "data",
+            "model": models[0] if models else None,
+            "column": getattr(node, "column_name", None),
+            "severity": str(getattr(getattr(config, "severity", None), "value",
+                                    getattr(config, "severity", None)) or "ERROR").lower(),
+            "status": result.status,
+            "failures": result.failures,
+            "message": result.message,
+            "seconds": round(result.execution_time, 3),
+            "compiled_code": result.compiled_code,
             "sample": [],
         })
     return records
@@ -213,7 +220,7 @@ def override_hint(metric: dict[str, Any]) -> str:
 
 
 def gates(tests: list[dict[str, Any]], metrics: list[dict[str, Any]],
-          fresh: list[dict[str, Any]], results: list[dict[str, Any]],
+          fresh: list[dict[str, Any]], results: list[Outcome],
           expected_marts: list[str]) -> list[str]:
     """Every error gate this run tripped, one line each: a metric above its
     error threshold, an error test that failed, a model that did not build, a
@@ -226,13 +233,11 @@ def gates(tests: list[dict[str, Any]], metrics: list[dict[str, Any]],
             tripped.append(f"test {test['name']} on {test['model'] or 'the project'} "
                            f"{outcome}{rows}")
     for record in results:
-        if record["unique_id"].startswith(("model.", "seed.")) and record["status"] == "error":
-            name = record["unique_id"].split(".")[-1]
-            message = (record.get("message") or "").strip().splitlines()
-            tripped.append(f"{name} did not build ({message[0] if message else 'error'})")
-    unbuilt = {record["unique_id"].split(".")[-1] for record in results
-               if record["unique_id"].startswith("model.")
-               and record["status"] in {"error", "skipped"}}
+        if record.kind in {"model", "seed"} and record.status == "error":
+            message = (record.message or "").strip().splitlines()
+            tripped.append(f"{record.name} did not build ({message[0] if message else 'error'})")
+    unbuilt = {record.name for record in results
+               if record.kind == "model" and record.status in {"error", "skipped"}}
     missing = [mart for mart in expected_marts if mart in unbuilt]
     if missing:
         tripped.append(f"marts not built by this run: {', '.join(missing)}")
@@ -259,7 +264,7 @@ def verdict(tripped: list[str], tests: list[dict[str, Any]], metrics: list[dict[
 def collect_quality(
     output_dir: Path,
     inputs: CheckedInputs,
-    results: list[dict[str, Any]],
+    results: list[Outcome],
     *,
     target: str = "local",
     dbt_vars: dict | None = None,
@@ -276,10 +281,8 @@ def collect_quality(
     dbt_vars = dbt_vars or {}
     quality_dir = output_dir / "quality"
     artifacts = artifacts_dir or target_dir()
-    manifest = json.loads((artifacts / "manifest.json").read_text()) \
-        if (artifacts / "manifest.json").exists() else {}
-    run_info = json.loads((artifacts / "run_results.json").read_text()) \
-        if (artifacts / "run_results.json").exists() else {}
+    manifest = load_manifest(artifacts / "manifest.json") \
+        if (artifacts / "manifest.json").exists() else None
     tests = test_records(results, manifest)
     history = read_csv(quality_dir / "metric_history.csv")
     latest = max(history, key=lambda row: row["run_started_at"]) if history else None
@@ -298,7 +301,7 @@ def collect_quality(
         "schema_version": 2,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "run_id": run_id,
-        "dbt_invocation_id": run_info.get("metadata", {}).get("invocation_id"),
+        "dbt_invocation_id": invocation_id(artifacts / "run_results.json"),
         "target": target,
         "status": status,
         "exit_code": exit_code,
@@ -315,10 +318,8 @@ def collect_quality(
         "ledger": ledger,
         "layer_rows": layer_rows(metrics),
         "timings": timings or {},
-        "model_timings": {
-            r["unique_id"]: round(r.get("execution_time") or 0.0, 3) for r in results
-            if r["unique_id"].startswith(("model.", "seed."))
-        },
+        "model_timings": {r.unique_id: round(r.execution_time, 3) for r in results
+                          if r.kind in {"model", "seed"}},
         "inputs": provenance(inputs),
         "missing_optional_columns": inputs.missing_optional,
         "extra_columns": inputs.extra_columns,

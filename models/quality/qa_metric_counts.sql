@@ -1,7 +1,7 @@
 -- The data-quality metrics of this run, counted: one row per metric with its
 -- value and the denominator it is a share of. Transaction metrics count every
 -- input row (int_transactions_validated, rejected rows included); the ledger's
--- three counts come from three models (the raw source, the cleaned rows, the
+-- three counts come from three models (the staged input, the cleaned rows, the
 -- quarantine), so a stale or lost month shows up. qa_metrics judges them.
 {%- set checks = transaction_checks() %}
 
@@ -9,7 +9,8 @@ with
 
 raw_transactions as (
 
-    select * from {{ source('billups', 'historical_transactions') }}
+    -- One row per input row (a view over the file: the count reads no column).
+    select * from {{ ref('stg_billups__transactions') }}
 
 ),
 

@@ -4,6 +4,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    on_schema_change='fail',
     partition_by=['run_date'],
     full_refresh=false,
 ) }}

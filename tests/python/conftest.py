@@ -20,3 +20,17 @@ def isolated_env(root: Path) -> dict[str, str]:
         "DBT_TARGET_PATH": str(root / "target"),
         "DBT_LOG_PATH": str(root / "logs"),
     }
+
+
+def parsed_manifest(directory: Path) -> Path:
+    """The project's manifest.json, from `dbt parse` (no Spark, no warehouse)
+    into `directory`."""
+    from dbt.cli.main import dbtRunner
+
+    from python_checks.project import PROFILES_DIR, PROJECT_DIR
+
+    result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(PROJECT_DIR),
+                                 "--profiles-dir", str(PROFILES_DIR),
+                                 "--target-path", str(directory)])
+    assert result.success, result.exception
+    return directory / "manifest.json"

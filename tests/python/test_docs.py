@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import isolated_env
+from conftest import isolated_env, parsed_manifest
 
-from python_checks.docs import missing_descriptions
+from python_checks.docs import conventions, not_in_catalog
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "docs"
@@ -258,7 +258,8 @@ def test_docs_command_finds_everything_described(docs_run: DocsRun) -> None:
     assert "every model, seed, source, column and macro is described" in output
     for artifact in ("index.html", "manifest.json", "catalog.json"):
         assert (docs_run.target / artifact).exists(), artifact
-    assert missing_descriptions(docs_run.target) == []
+    assert conventions(docs_run.target, catalog=True) == []
+    assert not_in_catalog(docs_run.target) == []
     manifest = json.loads((docs_run.target / "manifest.json").read_text())
     overview = manifest["docs"].get(f"doc.{PROJECT}.__overview__")
     assert overview is not None, "docs/overview.md does not define __overview__"
@@ -266,71 +267,35 @@ def test_docs_command_finds_everything_described(docs_run: DocsRun) -> None:
         assert question in overview["block_contents"]
 
 
-def _fabricated_artifacts(target: Path) -> None:
-    """A manifest and catalog where one column of the table is not in the YAML,
-    one documented column and one macro argument have no description."""
-    model_id = f"model.{PROJECT}.some_mart"
-    source_id = f"source.{PROJECT}.billups.merchants"
-
-    def column(description: str) -> dict[str, str]:
-        return {"description": description}
-
-    manifest = {
-        "metadata": {"project_name": PROJECT},
-        "nodes": {
-            model_id: {
-                "resource_type": "model", "package_name": PROJECT,
-                "description": "A mart.", "config": {"materialized": "table"},
-                "columns": {"city_id": column("City."), "category": column("  ")},
-            },
-            f"test.{PROJECT}.not_null_x": {
-                "resource_type": "test", "package_name": PROJECT, "description": "",
-                "columns": {},
-            },
-            "model.other_package.theirs": {
-                "resource_type": "model", "package_name": "other_package", "description": "",
-                "columns": {},
-            },
-        },
-        "sources": {
-            source_id: {
-                "package_name": PROJECT, "source_name": "billups",
-                "source_description": "Files.", "description": "Merchants.",
-                "columns": {"merchant_id": column("Id.")},
-            },
-        },
-        "macros": {
-            f"macro.{PROJECT}.test_at_most": {
-                "package_name": PROJECT, "description": "At most n rows.",
-                "arguments": [{"name": "model", "description": "The model."}],
-                "macro_sql": "{% test at_most(model, group_by=['a', 'b'], max_rows=5) %}",
-            },
-        },
-    }
-    catalog = {
-        "nodes": {
-            model_id: {"columns": {"CITY_ID": {}, "category": {}, "no_of_sales": {}}},
-        },
-        "sources": {source_id: {"columns": {"merchant_id": {}}}},
-    }
-    (target / "manifest.json").write_text(json.dumps(manifest))
-    (target / "catalog.json").write_text(json.dumps(catalog))
-
-
-def test_undocumented_items_are_reported(tmp_path: Path) -> None:
-    _fabricated_artifacts(tmp_path)
-    assert missing_descriptions(tmp_path) == [
-        f"macro.{PROJECT}.test_at_most(group_by): argument is not documented",
-        f"macro.{PROJECT}.test_at_most(max_rows): argument is not documented",
-        f"model.{PROJECT}.some_mart.category: column has no description",
-        f"model.{PROJECT}.some_mart.no_of_sales: column is in the table but not documented "
-        "in YAML",
-    ]
+def test_conventions_catch_each_kind_of_gap(tmp_path: Path) -> None:
+    """dbt-bouncer.yml can fail: on a parsed manifest with one gap of each kind
+    planted, each is reported."""
+    parsed = parsed_manifest(tmp_path / "parsed")
+    manifest = json.loads(parsed.read_text())
+    assert conventions(parsed.parent) == []
+    mart = manifest["nodes"][f"model.{PROJECT}.advice_hours"]
+    mart["columns"]["hour_label"]["description"] = " "
+    mart["contract"]["enforced"] = False
+    staging = manifest["nodes"][f"model.{PROJECT}.stg_billups__merchants"]
+    staging["name"] = "merchants_staged"
+    manifest["macros"][f"macro.{PROJECT}.installment_plan_type"]["arguments"][0][
+        "description"] = ""
+    for test in manifest["nodes"].values():
+        if test.get("attached_node") == f"model.{PROJECT}.top_hours_by_category" and \
+                test.get("test_metadata", {}).get("name") == "unique_combination_of_columns":
+            test["test_metadata"]["name"] = "not_a_grain_test"
+    parsed.write_text(json.dumps(manifest))
+    gaps = "\n".join(conventions(parsed.parent))
+    assert "check_model_column_description_populated: " in gaps and "hour_label" in gaps
+    assert "check_model_contract_enforced_for_public_model: `advice_hours`" in gaps
+    assert "check_model_names: `stg_billups__merchants` does not match" in gaps
+    assert "check_macro_arguments_description_populated: Macro `installment_plan_type`" in gaps
+    assert "check_model_has_unique_test: `top_hours_by_category`" in gaps
 
 
 def test_missing_artifacts_say_what_to_run(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="dbt docs generate"):
-        missing_descriptions(tmp_path)
+    with pytest.raises(FileNotFoundError, match="dbt parse"):
+        conventions(tmp_path)
 
 
 def test_docs_command_lists_gaps_and_exits_1(tmp_path: Path,
@@ -339,6 +304,7 @@ def test_docs_command_lists_gaps_and_exits_1(tmp_path: Path,
     from click.testing import CliRunner
 
     import python_checks.docs
+    import python_checks.inputs
     import python_checks.project
     from python_checks.cli import main
 
@@ -348,9 +314,12 @@ def test_docs_command_lists_gaps_and_exits_1(tmp_path: Path,
         calls.append(args)
         return python_checks.project.DbtInvocation(args=args, success=True)
 
-    gaps = ["model.x.a.b: column has no description", "seed.x.c: seed has no description"]
+    gaps = ["check_model_description_populated: `a` does not have a populated description.",
+            "check_seed_description_populated: `c` does not have a populated description."]
     monkeypatch.setattr(python_checks.project, "invoke_dbt", fake_invoke)
-    monkeypatch.setattr(python_checks.docs, "missing_descriptions", lambda _target: gaps)
+    monkeypatch.setattr(python_checks.docs, "conventions", lambda _target, catalog: gaps)
+    monkeypatch.setattr(python_checks.docs, "not_in_catalog", lambda _target: [])
+    monkeypatch.setattr(python_checks.inputs, "check_inputs", lambda _data_dir: None)
     monkeypatch.setenv("BILLUPS_SPARK_DIR", str(tmp_path / "spark"))
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")  # the CLI sets it
     for name in ("historical_transactions.parquet", "merchants.csv"):
@@ -358,7 +327,7 @@ def test_docs_command_lists_gaps_and_exits_1(tmp_path: Path,
     result = CliRunner().invoke(main, ["docs", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert calls == [["docs", "generate"]]
-    assert "2 undocumented item(s):" in result.output
+    assert "2 convention or documentation gap(s)" in result.output
     for gap in gaps:
         assert f"  - {gap}" in result.output
 

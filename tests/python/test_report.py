@@ -7,12 +7,15 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+from conftest import parsed_manifest
 
+from python_checks.artifacts import load_manifest
+from python_checks.artifacts import marts as manifest_marts
 from python_checks.report import (
-    REPORT_MARTS,
     _runs,
     fmt_amount,
     fmt_compact,
@@ -23,6 +26,10 @@ from python_checks.report import (
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MARTS = ("top_merchants_by_month_city", "avg_sale_by_merchant_state", "top_hours_by_category",
+         "popular_merchant_cities", "city_category_mix", "city_category_association",
+         "advice_cities", "advice_categories", "advice_months", "advice_hours",
+         "advice_opening_window", "advice_installments")
 
 
 def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -163,32 +170,40 @@ def write_ledger(quality: Path) -> None:
              1386]])
 
 
-def write_dbt_artifacts(target: Path, failing_mart: str | None = "advice_hours") -> Path:
-    """run_results.json + manifest.json: every mart built, 2 tests each (a data test
-    attached to the model and a unit test); the data test of `failing_mart` fails."""
+def _result(unique_id: str, status: str) -> dict:
+    """One record of a run_results.json (schema v6), as dbt writes it."""
+    return {"status": status, "timing": [], "thread_id": "Thread-1", "execution_time": 0.5,
+            "adapter_response": {}, "message": None, "failures": 1 if status == "fail" else 0,
+            "unique_id": unique_id, "compiled": True, "compiled_code": "select 1",
+            "relation_name": None, "batch_results": None}
+
+
+def write_dbt_artifacts(target: Path, manifest: Path,
+                        failing_mart: str | None = "advice_hours") -> Path:
+    """run_results.json beside the project's real manifest.json: every mart
+    built, its data tests and unit tests run; one data test of `failing_mart`
+    fails."""
     target.mkdir(parents=True, exist_ok=True)
-    results, nodes, unit_tests = [], {}, {}
-    for mart in REPORT_MARTS:
+    shutil.copy(manifest, target / "manifest.json")
+    nodes = json.loads(manifest.read_text())
+    results = []
+    for mart in MARTS:
         model = f"model.billups_analytics.{mart}"
-        results.append({"unique_id": model, "status": "success"})
-        test_id = f"test.billups_analytics.not_null_{mart}_key.0123456789"
-        nodes[test_id] = {"name": f"not_null_{mart}_key", "attached_node": model,
-                          "depends_on": {"nodes": [model]}}
-        results.append({"unique_id": test_id,
-                        "status": "fail" if mart == failing_mart else "pass"})
-        unit_id = f"unit_test.billups_analytics.{mart}.logic_on_fixtures"
-        unit_tests[unit_id] = {"name": "logic_on_fixtures", "depends_on": {"nodes": [model]}}
-        results.append({"unique_id": unit_id, "status": "pass"})
-    singular = "test.billups_analytics.assert_q1_leader"
-    nodes[singular] = {"name": "assert_q1_leader", "attached_node": None, "depends_on": {
-        "nodes": ["model.billups_analytics.int_transactions_cleaned",
-                  "model.billups_analytics.top_merchants_by_month_city"]}}
-    results.append({"unique_id": singular, "status": "pass"})
-    (target / "manifest.json").write_text(json.dumps({"nodes": nodes,
-                                                      "unit_tests": unit_tests}))
+        results.append(_result(model, "success"))
+        tests = sorted(test_id for test_id, node in nodes["nodes"].items()
+                       if test_id.startswith("test.") and node.get("attached_node") == model)
+        for index, test_id in enumerate(tests):
+            results.append(_result(test_id, "fail" if mart == failing_mart and index == 0
+                                   else "pass"))
+        results += [_result(unit_id, "pass") for unit_id, node in nodes["unit_tests"].items()
+                    if node["model"] == mart]
     run_results = target / "run_results.json"
-    run_results.write_text(json.dumps({"results": results,
-                                       "args": {"vars": {"data_dir": "/data"}}}))
+    run_results.write_text(json.dumps({
+        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+                     "dbt_version": "1.11.16", "generated_at": "2026-01-01T00:00:00Z",
+                     "invocation_id": "00000000-0000-0000-0000-000000000000", "env": {}},
+        "results": results, "elapsed_time": 1.0,
+        "args": {"vars": {"data_dir": "/data"}}}))
     return run_results
 
 
@@ -208,12 +223,32 @@ def write_project(project: Path) -> Path:
     return project
 
 
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return parsed_manifest(tmp_path_factory.mktemp("parsed"))
+
+
+def complete_columns(marts: Path, manifest: Path) -> None:
+    """Give each hand-made mart every column of its contract (the extra ones
+    empty), as an export has them."""
+    for mart in manifest_marts(load_manifest(manifest)):
+        path = marts / f"{mart.name}.csv"
+        if not path.exists():
+            continue
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        header = list(rows[0]) if rows else []
+        header += [column for column in mart.columns if column not in header]
+        _write(path, header, [[row.get(column, "") for column in header] for row in rows])
+
+
 @pytest.fixture()
-def run_dir(tmp_path: Path) -> tuple[Path, Path, Path]:
+def run_dir(tmp_path: Path, manifest: Path) -> tuple[Path, Path, Path]:
     out = tmp_path / "out"
     write_marts(out / "marts")
+    complete_columns(out / "marts", manifest)
     write_ledger(out / "quality")
-    run_results = write_dbt_artifacts(tmp_path / "target")
+    run_results = write_dbt_artifacts(tmp_path / "target", manifest)
     project = write_project(tmp_path / "project")
     return out, run_results, project
 
@@ -309,10 +344,11 @@ def test_each_figure_names_its_mart_and_whether_its_tests_passed(run_dir):
     out, run_results, project = run_dir
     markdown = write_report(out, run_results, {}, project_dir=project).markdown.read_text()
     failing = _caption_of(markdown, "q5d_hours_opening_window.png")
-    assert "`advice_hours`: tests failed" in failing
-    assert "not_null_advice_hours_key" in failing
+    assert "`advice_hours`: tests failed in this run (1 of " in failing
+    assert "row_checks_advice_hours" in failing  # the failing test, by name
     passing = _caption_of(markdown, "q1_top_merchants_largest_cities.png")
-    assert "`top_merchants_by_month_city`: tests passed in this run (3 of 3)" in passing
+    assert re.search(r"`top_merchants_by_month_city`: tests passed in this run \((\d+) of \1\)",
+                     passing), passing
     assert "tests failed" not in passing
     assert "tests failed or build incomplete for advice_hours" in markdown
 
@@ -335,21 +371,34 @@ def test_a_missing_mart_is_reported_not_crashed(run_dir):
     assert "not available: city_category_association, advice_months" in markdown
 
 
-def test_report_without_any_mart_or_run_results(tmp_path):
-    paths = write_report(tmp_path, None, {}, project_dir=tmp_path)
+def test_report_without_any_mart_or_run_results(tmp_path, manifest):
+    paths = write_report(tmp_path, None, {}, project_dir=tmp_path, manifest=manifest)
     markdown = paths.markdown.read_text()
-    assert markdown.count("Not available in this run: mart") == len(REPORT_MARTS)
+    assert markdown.count("Not available in this run: mart") == len(MARTS)
     assert "Not available in this run: the row ledger" in markdown
     assert "test status unknown (no dbt run results)" in markdown
     assert paths.charts == []
     assert paths.html.exists()
 
 
-def test_opening_window_crossing_midnight(run_dir):
+def test_the_marts_and_their_columns_come_from_the_manifest(manifest):
+    """One truth: the exposure mart_exports lists the marts in order; their YAML
+    the columns, the SPEC's export columns first."""
+    marts = manifest_marts(load_manifest(manifest))
+    assert tuple(mart.name for mart in marts) == MARTS
+    q1 = marts[0]
+    assert q1.columns[:8] == ("month", "month_label", "city_id", "rank", "merchant_id",
+                              "merchant_name", "purchase_total", "no_of_sales")
+    assert q1.data_types["purchase_total"] == "decimal(38,2)"
+    assert q1.grain == ("month", "city_id", "merchant_id")
+
+
+def test_opening_window_crossing_midnight(run_dir, manifest):
     out, run_results, project = run_dir
     _write(out / "marts" / "advice_opening_window.csv",
            ["opening_hour", "closing_hour", "hours_open", "coverage", "coverage_target"],
            [[20, 2, 6, "0.8100", "0.80"]])
+    complete_columns(out / "marts", manifest)
     paths = write_report(out, run_results, {}, project_dir=project)
     q5d = _plain(_section(paths.markdown.read_text(), "### Q5d."))
     assert "Open 20:00–02:00 (6 hours) (the window crosses midnight)" in q5d
@@ -358,31 +407,30 @@ def test_opening_window_crossing_midnight(run_dir):
     assert _runs(range(24)) == [(0, 24)]
 
 
-def test_mart_statuses_from_run_results_and_manifest(tmp_path):
-    run_results = write_dbt_artifacts(tmp_path, failing_mart="top_hours_by_category")
-    statuses = mart_statuses(run_results)
-    # attached data test + unit test + the singular test that reads the Q1 mart
-    assert statuses["top_merchants_by_month_city"].passed == 3
-    assert statuses["top_hours_by_category"].failed == ["not_null_top_hours_by_category_key"]
-    assert statuses["top_hours_by_category"].label.startswith("tests failed in this run (1 of 2")
-    assert statuses["advice_cities"].label == "tests passed in this run (2 of 2)"
-    # Without the manifest, tests are mapped by their ids.
-    (tmp_path / "manifest.json").unlink()
-    fallback = mart_statuses(run_results)
-    assert fallback["top_hours_by_category"].failed == ["not_null_top_hours_by_category_key"]
-    assert fallback["advice_cities"].passed == 2
-    assert not mart_statuses(None)["advice_cities"].known
+def test_mart_statuses_from_run_results_and_manifest(tmp_path, manifest):
+    run_results = write_dbt_artifacts(tmp_path, manifest, failing_mart="top_hours_by_category")
+    parsed = load_manifest(tmp_path / "manifest.json")
+    statuses = mart_statuses(run_results, parsed, MARTS)
+    hours = statuses["top_hours_by_category"]
+    assert len(hours.failed) == 1 and hours.tests > 1
+    assert hours.label.startswith(f"tests failed in this run (1 of {hours.tests}: ")
+    cities = statuses["advice_cities"]
+    assert cities.passed > 1 and not cities.failed
+    assert cities.label == f"tests passed in this run ({cities.passed} of {cities.passed})"
+    assert not mart_statuses(None, parsed, MARTS)["advice_cities"].known
 
 
-def test_mart_status_of_a_failed_build(tmp_path):
-    run_results = tmp_path / "run_results.json"
-    run_results.write_text(json.dumps({"results": [
-        {"unique_id": "model.billups_analytics.advice_months", "status": "error"},
-        {"unique_id": "model.billups_analytics.advice_hours", "status": "skipped"}]}))
-    statuses = mart_statuses(run_results)
-    assert statuses["advice_months"].label == "build failed in this run"
-    assert statuses["advice_hours"].label.startswith("not built in this run")
-    assert statuses["advice_cities"].label == "not in this run's dbt results"
+def test_mart_status_of_a_failed_build(tmp_path, manifest):
+    run_results = write_dbt_artifacts(tmp_path, manifest, failing_mart=None)
+    document = json.loads(run_results.read_text())
+    statuses = {"model.billups_analytics.advice_months": "error",
+                "model.billups_analytics.advice_hours": "skipped"}
+    document["results"] = [_result(unique_id, status) for unique_id, status in statuses.items()]
+    run_results.write_text(json.dumps(document))
+    found = mart_statuses(run_results, load_manifest(manifest), MARTS)
+    assert found["advice_months"].label == "build failed in this run"
+    assert found["advice_hours"].label.startswith("not built in this run")
+    assert found["advice_cities"].label == "not rebuilt in this run (its inputs did not change)"
 
 
 def test_numbers_are_formatted_for_humans():
@@ -398,12 +446,13 @@ def test_numbers_are_formatted_for_humans():
     assert fmt_pct(None) == "–"
 
 
-def test_a_mart_the_report_cannot_read_is_said_in_its_section(run_dir):
+def test_a_mart_the_report_cannot_read_is_said_in_its_section(run_dir, manifest):
     out, run_results, project = run_dir
     _write(out / "marts" / "advice_months.csv",
            ["month", "month_label", "approved_amount", "approved_count", "observed_days",
             "amount_per_observed_day", "seasonality_index", "is_partial_month"],
            [["2017-01-01", "Jan 2017", "1.00", 1, 1, "1.00", None, "false"]])
+    complete_columns(out / "marts", manifest)
     paths = write_report(out, run_results, {}, project_dir=project)
     markdown = paths.markdown.read_text()
     q5c = _plain(_section(markdown, "### Q5c."))
