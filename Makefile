@@ -12,11 +12,13 @@ TARGET ?= local
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: help setup run test lint conventions pytest generate clean java-check docs bench cluster-up cluster-down cluster-status
+.PHONY: help setup run test test-fast changed lint conventions pytest generate clean java-check docs bench cluster-up cluster-down cluster-status
 
 help:
 	@echo "make run   [DATA_DIR=data/raw OUTPUT_DIR=output TARGET=local]  build, test, export"
 	@echo "make test                                                    lint + all tests"
+	@echo "make test-fast                                               lint + the tests without Spark"
+	@echo "make changed [DATA_DIR=data/raw]                             build + test only what your edits touched"
 	@echo "make docs  [DATA_DIR=data/raw DOCS_PORT=8080]                 docs site on 127.0.0.1 (after make run)"
 	@echo "make bench [BENCH_ARGS='--scales 1,4']                        benchmark table -> bench/results/"
 	@echo "make cluster-up | cluster-down | cluster-status              local Spark cluster + Thrift Server"
@@ -70,6 +72,15 @@ pytest: setup
 	$(BIN)/python -m pytest tests/python
 
 test: lint pytest
+
+# The inner loop: lint and every test that needs no Spark (about a minute).
+test-fast: lint
+	$(BIN)/python -m pytest tests/python -m "not spark"
+
+# Slim build: only what your edits touched since the last `make run` (dbt build
+# --select state:modified+ against that run's artifacts), unit tests included.
+changed: setup
+	$(BIN)/billups changed --data-dir $(DATA_DIR) --target $(TARGET)
 
 # A local Spark standalone cluster and the Spark Thrift Server (port
 # BILLUPS_THRIFT_PORT, default 10000) for `make run TARGET=cluster`.

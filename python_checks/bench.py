@@ -44,6 +44,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -63,7 +64,7 @@ MERCHANTS = "merchants.csv"
 PARTS = ("part-00000.parquet", "part-00001.parquet")
 SET_INFO = "bench_set.json"
 #: The timed steps, in the order they run (generation always runs).
-STEPS = ("main", "models", "tests", "incremental", "reference")
+STEPS = ("loop", "main", "models", "tests", "incremental", "reference", "careful")
 SAMPLE_SECONDS = 0.2
 TAIL_LINES = 15
 NUMERIC_TOLERANCE = 1e-6
@@ -71,10 +72,18 @@ NUMERIC_TOLERANCE = 1e-6
 #: ratio name -> (label, limit). The scale ratio's limit is 1.125 x the scale
 #: (4.5 for 4x): at most 12.5% worse than linear.
 TARGETS = {
+    "main_vs_careful": ("main job / careful reference", 1.3),
     "main_vs_reference": ("main job / reference", 0.6),
     "models_vs_reference": ("model build / reference", 0.4),
     "incremental_vs_models": ("incremental / full model build", 0.2),
 }
+#: The analyst's loop, on LOOP_ROWS rows, against Spark's floor (same run).
+LOOP_TARGETS = {
+    "loop_run_vs_floor": ("`billups run` on the 20k set / Spark's floor", 3.0),
+    "loop_one_mart_vs_floor": ("one-mart `dbt build -s` / Spark's floor", 1.5),
+}
+LOOP_ROWS = 20_000
+LOOP_MART = "top_hours_by_category"
 SCALE_SLACK = 1.125
 
 #: These must be compared for "answers match" to say yes (the brief's minimum).
@@ -502,6 +511,8 @@ def bench_scale(result: dict[str, Any], work: Path, *, keep: bool, steps_wanted:
         one_month_refresh(result, data, scale_dir, env, logs, timeout)
     if "reference" in steps_wanted:
         run_reference(result, data, scale_dir, main_root, logs, timeout)
+    if "careful" in steps_wanted:
+        run_careful(result, data, scale_dir, main_root, logs, timeout)
 
 
 def one_month_refresh(result: dict[str, Any], data: Path, scale_dir: Path,
@@ -550,6 +561,143 @@ def run_reference(result: dict[str, Any], data: Path, scale_dir: Path, main_root
         print(f"  answers match: {verdict}", flush=True)
 
 
+def run_careful(result: dict[str, Any], data: Path, scale_dir: Path, main_root: Path,
+                logs: Path, timeout: float | None) -> None:
+    """g. The careful reference (read once, clean once, cache, broadcast), then
+    its answers against the main job's marts."""
+    steps = result["steps"]
+    careful_root = fresh(scale_dir / "careful")
+    steps["careful"] = run_step("reference_careful", [
+        sys.executable, str(PROJECT_DIR / "bench" / "reference_careful.py"),
+        "--data-dir", str(data), "--out-dir", str(careful_root / "answers"),
+    ], env=step_env(careful_root), log_dir=logs, cwd=careful_root, timeout=timeout)
+    if steps["careful"]["ok"] and steps.get("main", {}).get("ok"):
+        result["careful_answers"] = compare_answers(main_root / "output" / "marts",
+                                                    careful_root / "answers")
+        print(f"  careful answers match: "
+              f"{'yes' if result['careful_answers']['match'] else 'NO'}", flush=True)
+
+
+def bench_loop(report: dict[str, Any], work: Path, timeout: float | None) -> None:
+    """The analyst's loop on a LOOP_ROWS generated set, against Spark's floor:
+    the floor (a session and one query), `billups run` on a fresh Spark folder,
+    then a one-mart `dbt build -s` on the tables it built; and where the run's
+    time goes, statement by statement (its dbt.log)."""
+    loop_dir = work / "loop"
+    logs = loop_dir / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    steps: dict[str, Any] = {}
+    report["loop"] = {"rows": LOOP_ROWS, "steps": steps}
+    print(f"\n== loop: {LOOP_ROWS:,} rows", flush=True)
+    data = loop_dir / "data"
+    if not (data / SET_INFO).exists():
+        from python_checks.generate import generate
+
+        shutil.rmtree(data, ignore_errors=True)
+        generate(data, rows=LOOP_ROWS, seed=SEED)
+        (data / SET_INFO).write_text(json.dumps({"rows": LOOP_ROWS, "seed": SEED}))
+    floor_root = fresh(loop_dir / "floor")
+    steps["floor"] = run_step("spark_floor", [
+        sys.executable, str(PROJECT_DIR / "bench" / "spark_floor.py"), "--dir",
+        str(floor_root / "spark")], env=step_env(floor_root), log_dir=logs, timeout=timeout)
+    run_root = fresh(loop_dir / "run")
+    env = step_env(run_root)
+    steps["run"] = run_step("loop_billups_run", [
+        _venv_bin("billups"), "run", "--data-dir", str(data), "--output-dir",
+        str(run_root / "output")], env=env, log_dir=logs, timeout=timeout)
+    steps["run"]["statements"] = statement_breakdown(run_root / "logs" / "dbt.log")
+    steps["one_mart"] = run_step("loop_one_mart", dbt_command(
+        "build", "--select", LOOP_MART, data_dir=data), env=env, log_dir=logs, timeout=timeout)
+    floor = _seconds(report["loop"], "floor")
+    report["loop"]["targets"] = {
+        name: {"label": label, "target": target, "value": _ratio(
+            _seconds(report["loop"], "run" if name == "loop_run_vs_floor" else "one_mart"),
+            floor)}
+        for name, (label, target) in LOOP_TARGETS.items()}
+    for check in report["loop"]["targets"].values():
+        check["status"] = "-" if check["value"] is None else (
+            "PASS" if check["value"] <= check["target"] else "FAIL")
+
+
+_LOG_LINE = re.compile(r"^\S*?(\d\d:\d\d:\d\d\.\d+) \[(\w+)\s*\] \[([^\]]+)\]: (.*)$")
+_ON_NODE = re.compile(r"^On ([\w.\-]+): (?:/\*.*?\*/)?\s*(.*)$")
+_STATUS = re.compile(r"^SQL status: \S+ in ([0-9.]+) seconds")
+#: Statement kinds, by their first words (lower case, spaces collapsed).
+_KINDS = (
+    ("show table extended", "list relations"), ("show tables", "list relations"),
+    ("show views", "list relations"), ("show tblproperties", "table properties"),
+    ("describe", "describe table"), ("create or replace temporary view", "create temp view"),
+    ("create temporary view", "create temp view"), ("create or replace view", "create view"),
+    ("create view", "create view"), ("create table", "create table (ctas)"),
+    ("create or replace table", "create table (ctas)"), ("create schema", "create schema"),
+    ("insert overwrite", "insert overwrite"), ("insert into", "insert into"),
+    ("drop", "drop"), ("alter table", "alter table"), ("use ", "use"),
+)
+
+
+def _statement_kind(sql: str) -> str:
+    text = " ".join(sql.lower().split())
+    for prefix, kind in _KINDS:
+        if text.startswith(prefix):
+            return kind
+    if text.startswith(("select", "with", "(")) and text.endswith("limit 0"):
+        return "column schema (limit 0)"
+    if text.startswith(("select", "with", "(")):
+        return "query"
+    return text.split(" ", 1)[0] or "other"
+
+
+def statement_breakdown(log_path: Path) -> dict[str, Any]:
+    """Every SQL statement dbt sent in one invocation (its debug log), by the
+    kind of node that sent it (model, test, unit test, seed, or the relation
+    cache and hooks) and the kind of statement: count and seconds. A
+    statement lasts from its line until its thread's next line after dbt's
+    "SQL status" (the session adapter plans in execute and runs the Spark job
+    when dbt fetches the rows, after that line)."""
+    if not log_path.exists():
+        return {}
+    open_statements: dict[str, dict[str, Any]] = {}
+    table: dict[tuple[str, str], list[float]] = {}
+    nodes: dict[str, set[str]] = {}
+
+    def close(thread: str, now: float) -> None:
+        statement = open_statements.pop(thread)
+        node = statement["node"]
+        who = node.split(".", 1)[0] if "." in node else (
+            "relation cache" if node.startswith("list_") else "hooks and other")
+        kind = _statement_kind(statement["sql"] or "")
+        table.setdefault((who, kind), []).append(max(now - statement["start"], 0.0))
+        nodes.setdefault(who, set()).add(node)
+
+    for raw in log_path.read_text(errors="replace").splitlines():
+        line = re.sub(r"\x1b\[[0-9;]*m", "", raw)
+        match = _LOG_LINE.match(line)
+        if not match:
+            for statement in open_statements.values():  # SQL continues on its own lines
+                if not statement["done"] and len(statement["sql"]) < 400:
+                    statement["sql"] += " " + line
+            continue
+        hours, minutes, seconds = match.group(1).split(":")
+        now = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        thread, message = match.group(3), match.group(4)
+        statement = open_statements.get(thread)
+        if statement and statement["done"]:
+            close(thread, now)
+        if _STATUS.match(message) and thread in open_statements:
+            open_statements[thread]["done"] = True
+            continue
+        on_node = _ON_NODE.match(message)
+        if on_node and on_node.group(2) not in {"ROLLBACK", "Close", "BEGIN", "COMMIT"}:
+            open_statements[thread] = {"node": on_node.group(1), "sql": on_node.group(2),
+                                       "start": now, "done": False}
+    rows = [{"node_kind": who, "statement": kind, "count": len(times),
+             "seconds": round(sum(times), 2)} for (who, kind), times in table.items()]
+    rows.sort(key=lambda row: -row["seconds"])
+    return {"rows": rows, "nodes": {who: len(found) for who, found in nodes.items()},
+            "statements": sum(row["count"] for row in rows),
+            "seconds": round(sum(row["seconds"] for row in rows), 2)}
+
+
 def fresh(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -576,6 +724,7 @@ def add_measures(report: dict[str, Any]) -> None:
         reference = _seconds(s, "reference")
         models = _seconds(s, "models")
         values = {
+            "main_vs_careful": _ratio(main, _seconds(s, "careful")),
             "main_vs_reference": _ratio(main, reference),
             "models_vs_reference": _ratio(models, reference),
             "incremental_vs_models": _ratio(_seconds(s, "incremental"), models),
@@ -660,6 +809,37 @@ def _cpu_cell(record: dict[str, Any] | None) -> str:
     return f"{record['cpu_seconds']:,.0f} / " + ("-" if busy is None else f"{busy:.0%}")
 
 
+def loop_markdown(loop: dict[str, Any] | None) -> list[str]:
+    """The analyst's loop against Spark's floor, and where the run's time goes."""
+    if not loop:
+        return []
+    steps = loop["steps"]
+
+    def cell(name: str) -> str:
+        step = steps.get(name)
+        return "-" if step is None else (_fmt(step["seconds"]) if step.get("ok")
+                                         else f"FAILED ({step['exit_code']})")
+
+    lines = ["", f"## The loop ({loop.get('rows', LOOP_ROWS):,} rows)", "",
+             "| measure | s | / floor (target) |", "|---|---:|---:|",
+             f"| Spark's floor (a session and one query) | {cell('floor')} | 1 |"]
+    for key, name in (("loop_run_vs_floor", "run"), ("loop_one_mart_vs_floor", "one_mart")):
+        check = loop.get("targets", {}).get(key)
+        ratio = "-" if not check or check["value"] is None else \
+            f"{check['value']:.2f} (<= {check['target']:g}) {check['status']}"
+        label = check["label"] if check else key
+        lines.append(f"| {label} | {cell(name)} | {ratio} |")
+    statements = steps.get("run", {}).get("statements") or {}
+    if statements:
+        lines += ["", f"Where the run's dbt time goes: {statements['statements']} statements, "
+                  f"{statements['seconds']} s of statement time (2 threads); nodes: "
+                  + ", ".join(f"{n} {k}" for k, n in sorted(statements["nodes"].items())) + ".",
+                  "", "| sent by | statement | count | s |", "|---|---|---:|---:|"]
+        lines += [f"| {r['node_kind']} | {r['statement']} | {r['count']} | {r['seconds']} |"
+                  for r in statements["rows"]]
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     scales = report["scales"]
     head = "| measure | " + " | ".join(f"{s['scale']}x" for s in scales) + " |"
@@ -694,7 +874,8 @@ def markdown(report: dict[str, Any]) -> str:
                         ("incremental", "one-month incremental s (`dbt run`)"),
                         ("incremental_no_change", "no-change incremental s (`dbt run`, no new "
                                                   "input)"),
-                        ("reference", "reference PySpark s")):
+                        ("reference", "reference PySpark s (one query per answer)"),
+                        ("careful", "careful reference PySpark s (read once, cache)")):
         row(label, [step_cell(s, step) for s in scales])
     names = list(TARGETS) + ["main_vs_main_1x"]
     for name in names:
@@ -717,7 +898,8 @@ def markdown(report: dict[str, Any]) -> str:
     for step, label in (("main", "CPU s / machine busy, main job"),
                         ("models", "CPU s / machine busy, model build"),
                         ("incremental", "CPU s / machine busy, one-month incremental"),
-                        ("reference", "CPU s / machine busy, reference")):
+                        ("reference", "CPU s / machine busy, reference"),
+                        ("careful", "CPU s / machine busy, careful reference")):
         row(label, [_cpu_cell(s["steps"].get(step)) for s in scales])
     tests = []
     for s in scales:
@@ -731,6 +913,10 @@ def markdown(report: dict[str, Any]) -> str:
         a = s.get("answers")
         answers.append("-" if a is None else "yes" if a["match"] else "NO")
     row("answers match (reference vs marts)", answers)
+    row("answers match (careful reference vs marts)",
+        ["-" if s.get("careful_answers") is None else
+         "yes" if s["careful_answers"]["match"] else "NO" for s in scales])
+    lines += loop_markdown(report.get("loop"))
 
     for s in scales:
         full = s["steps"].get("models", {}).get("model_times") or {}
@@ -766,9 +952,11 @@ def markdown(report: dict[str, Any]) -> str:
                     if step.get(f"{stream}_tail"):
                         lines += ["", f"  last lines of {stream}:", "", "```",
                                   step[f"{stream}_tail"], "```"]
-    lines += ["", "Targets: main job / reference <= 0.6, model build / reference <= 0.4, "
+    lines += ["", "Targets: main job / careful reference <= 1.3; the loop: `billups run` on "
+              "the 20k set <= 3 x Spark's floor, a one-mart build <= 1.5 x the floor; earlier "
+              "targets: main job / reference <= 0.6, model build / reference <= 0.4, "
               "incremental / full model build <= 0.2, Nx main / 1x main <= 1.125 N "
-              "(4.5 at 4x). Answers: the reference's 12 answers against the exported marts, "
+              "(4.5 at 4x). Answers: each reference's 12 answers against the exported marts, "
               f"same keys and values within {NUMERIC_TOLERANCE:g}."]
     return "\n".join(lines) + "\n"
 
@@ -839,11 +1027,19 @@ def main(argv: list[str] | None = None) -> int:
     full_refresh_flag = "--full-refresh" in help_text
     report["arguments"]["main_job_full_refresh"] = full_refresh_flag
     print(f"bench: scales {scales}, 1x = {args.rows:,} rows, work dir {work}", flush=True)
-    for scale in scales:
+    if "loop" in steps_wanted:
+        try:
+            bench_loop(report, work, args.step_timeout)
+        except Exception as exc:  # noqa: BLE001 - recorded; the scales still run
+            traceback.print_exc()
+            report["loop"] = {"steps": {"harness": {"ok": False, "exit_code": "exception",
+                                                    "seconds": None, "stderr_tail": str(exc)}}}
+    scale_steps = steps_wanted - {"loop"}
+    for scale in scales if scale_steps else []:
         result: dict[str, Any] = {"scale": scale, "rows": args.rows * scale, "steps": {}}
         report["scales"].append(result)
         try:
-            bench_scale(result, work, keep=args.keep_data, steps_wanted=steps_wanted,
+            bench_scale(result, work, keep=args.keep_data, steps_wanted=scale_steps,
                         full_refresh_flag=full_refresh_flag, timeout=args.step_timeout)
         except Exception as exc:  # noqa: BLE001 - recorded; the next scale still runs
             traceback.print_exc()
@@ -864,8 +1060,11 @@ def main(argv: list[str] | None = None) -> int:
         (results / f"{name}.md").write_text(text)
     print(f"written: {results}/bench-{stamp}.{{json,md}} and latest.{{json,md}}")
     failed = [f"{s['scale']}x {name}" for s in report["scales"] for name in s["failed_steps"]]
+    failed += [f"loop {name}" for name, step in report.get("loop", {}).get("steps", {}).items()
+               if not step.get("ok")]
     mismatched = [f"{s['scale']}x" for s in report["scales"]
-                  if s.get("answers") and not s["answers"]["match"]]
+                  if any(s.get(key) and not s[key]["match"]
+                         for key in ("answers", "careful_answers"))]
     if failed:
         print("failed steps: " + ", ".join(failed))
     if mismatched:

@@ -307,6 +307,49 @@ def class_archive_command() -> None:
                    err=True)
 
 
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path, readable=False),
+              envvar="BILLUPS_DATA_DIR", default=Path("data/raw"), show_default=True,
+              help="Folder with the input files (env BILLUPS_DATA_DIR).")
+@click.option("--target", type=click.Choice(["local", "cluster"]), default="local",
+              show_default=True)
+def changed(data_dir: Path, target: str) -> None:
+    """Build and test only what a change touched: the models, seeds, macros and
+    configs modified since the last clean `billups run` on this warehouse, and
+    everything downstream (dbt build --select state:modified+ --defer --state
+    ...), their unit tests included. Exports are left as they are. Exit 0 when
+    everything built and passed, 2 otherwise."""
+    from python_checks.inputs import check_inputs
+    from python_checks.pipeline import check_engine, state_dir
+    from python_checks.project import invoke_dbt, target_dir
+
+    state = state_dir(target)
+    try:
+        if not (state / "manifest.json").exists():
+            raise PipelineError(f"no saved state in {state}: run `billups run` once, then "
+                                "`billups changed` after each edit")
+        check_inputs(data_dir.resolve())
+        check_engine(target)
+    except PipelineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    built = invoke_dbt(["build", "--select", "state:modified+", "--defer", "--state",
+                        str(state)], target=target, dbt_vars={"data_dir": str(data_dir.resolve())})
+    failed = [r for r in built.results if r.status in {"error", "fail"}]
+    models = [r.name for r in built.results if r.kind == "model"]
+    tests = [r for r in built.results if r.kind in {"test", "unit_test"}]
+    click.echo(f"changed: {len(models)} model(s) rebuilt ({', '.join(models) or 'none'}), "
+               f"{len(tests)} test(s) run, {len(failed)} failed")
+    for record in failed:
+        click.echo(f"  FAILED {record.unique_id}: {first_error_line(record.message)}")
+    if not built.success or failed:
+        sys.exit(2)
+    # The warehouse now holds the edited models: the next `changed` starts here.
+    if (target_dir() / "manifest.json").exists():
+        (state / "manifest.json").write_bytes((target_dir() / "manifest.json").read_bytes())
+    sys.exit(0)
+
+
 @main.command("conventions")
 def conventions_command() -> None:
     """Check the project's conventions without Spark: `dbt parse`, then

@@ -61,6 +61,7 @@ class InputFile:
     path: Path
     rows: int
     bytes: int
+    modified: float = 0.0  # modification time, epoch seconds
 
 
 @dataclass
@@ -183,7 +184,8 @@ def _check_parquet(spec: SourceSpec, path: Path) -> tuple[list[str], list[InputF
                 raise PipelineError(
                     f"{part}: column '{rule.name}' has type {types[rule.name]}, expected "
                     f"{' or '.join(rule.types)}.")
-        files.append(InputFile(spec.name, part, rows, part.stat().st_size))
+        stat = part.stat()
+        files.append(InputFile(spec.name, part, rows, stat.st_size, stat.st_mtime))
     if sum(file.rows for file in files) == 0:
         raise PipelineError(f"{path}: holds no rows; expected the card transactions "
                             f"({', '.join(spec.required)}, ...).")
@@ -221,7 +223,8 @@ def _check_csv(spec: SourceSpec, path: Path) -> tuple[list[str], list[InputFile]
     if rows == 0:
         raise PipelineError(f"{path}: holds a header and no rows; expected one merchant per "
                             "line.")
-    return columns, [InputFile(spec.name, path, rows, path.stat().st_size)]
+    stat = path.stat()
+    return columns, [InputFile(spec.name, path, rows, stat.st_size, stat.st_mtime)]
 
 
 def prepare_output_dir(output_dir: Path) -> None:

@@ -132,39 +132,64 @@ def count_tests(results: list[Outcome]) -> dict[str, int]:
     return counts
 
 
+#: What the last clean build left, for state selection.
+STATE_FILES = ("manifest.json", "sources.json", "vars.json", "inputs.json")
+QUALITY_OVERRIDES = "quality_threshold_overrides"
+
+
 def state_dir(target: str) -> Path:
     """Where the last build of this warehouse left the artifacts that dbt's
     state selection compares with: manifest.json, sources.json, the vars."""
     return spark_dir() / "state" / target
 
 
-def selection(target: str, dbt_vars: dict, full_refresh: bool) -> list[str]:
-    """dbt's own state selection: after a build of this warehouse with the same
-    vars, only what a fresher source (a file delivered since) or a modified
-    node (model, macro, seed, config) reaches. Empty (build everything) on the
-    first build, a full refresh, a backfill, or other vars (dbt does not
-    compare vars)."""
+def selection(target: str, dbt_vars: dict, full_refresh: bool,
+              inputs: CheckedInputs) -> list[str]:
+    """dbt's own state selection, against the artifacts the warehouse's last
+    clean build left: only what a fresher source (a file delivered since) or a
+    modified node (model, macro, seed, config) reaches, plus the validated
+    transactions and what reads them for a backfill, plus qa_metrics when only
+    the threshold overrides changed. Empty (build everything) on the first
+    build, a full refresh, other vars (dbt does not compare vars), or input
+    files that did not only grow (one removed, or replaced by an older copy: no
+    source is fresher, yet the tables are stale)."""
     state = state_dir(target)
-    saved = state / "vars.json"
-    if full_refresh or dbt_vars.get("backfill_months") or not saved.exists() \
-            or not (state / "manifest.json").exists() or not (state / "sources.json").exists():
+    if full_refresh or any(not (state / name).exists() for name in STATE_FILES):
         return []
-    if json.loads(saved.read_text()) != _compared(dbt_vars):
+    saved, now = json.loads((state / "vars.json").read_text()), _compared(dbt_vars)
+    judged_only = {**saved, QUALITY_OVERRIDES: None} == {**now, QUALITY_OVERRIDES: None}
+    if not judged_only:
         return []
-    return ["--select", "source_status:fresher+", "state:modified+", "--state", str(state)]
+    before = json.loads((state / "inputs.json").read_text())
+    files = _input_files(inputs)
+    if any(path not in files or (files[path] != seen and files[path][1] <= seen[1])
+           for path, seen in before.items()):
+        return []
+    chosen = ["source_status:fresher+", "state:modified+"]
+    if dbt_vars.get("backfill_months"):
+        chosen.append("int_transactions_validated+")
+    if saved.get(QUALITY_OVERRIDES) != now.get(QUALITY_OVERRIDES):
+        chosen.append("qa_metrics")
+    return ["--select", *chosen, "--state", str(state)]
 
 
-def remember_state(target: str, dbt_vars: dict, fresh_sources: Path | None) -> None:
-    """After a build in which every selected model built: this is what the
-    warehouse now holds."""
+def _input_files(inputs: CheckedInputs) -> dict[str, list[float]]:
+    """Each input file: [bytes, modification time]."""
+    return {str(file.path): [file.bytes, file.modified] for file in inputs.files}
+
+
+def remember_state(target: str, dbt_vars: dict, fresh_sources: Path | None,
+                   inputs: CheckedInputs) -> None:
+    """After a clean build (every selected model built, no test failed): this
+    is what the warehouse now holds."""
     state = state_dir(target)
-    state.mkdir(parents=True, exist_ok=True)
     if fresh_sources is None or not (target_dir() / "manifest.json").exists():
-        shutil.rmtree(state, ignore_errors=True)
         return
+    state.mkdir(parents=True, exist_ok=True)
     shutil.copy(target_dir() / "manifest.json", state / "manifest.json")
     shutil.copy(fresh_sources, state / "sources.json")
     (state / "vars.json").write_text(json.dumps(_compared(dbt_vars), sort_keys=True))
+    (state / "inputs.json").write_text(json.dumps(_input_files(inputs), sort_keys=True))
 
 
 def _compared(dbt_vars: dict) -> dict:
@@ -173,8 +198,8 @@ def _compared(dbt_vars: dict) -> dict:
     return {key: value for key, value in dbt_vars.items() if key != "backfill_months"}
 
 
-def build(target: str, dbt_vars: dict, args: list[str],
-          full_refresh: bool) -> tuple[list[Outcome], list[dict[str, Any]]]:
+def build(target: str, dbt_vars: dict, args: list[str], full_refresh: bool,
+          inputs: CheckedInputs) -> tuple[list[Outcome], list[dict[str, Any]]]:
     """`dbt source freshness`, then `dbt build` of what changed (selection), then
     the quality models it skipped (an upstream test that failed skips what
     depends on its model; the audit must run anyway). Returns the build's
@@ -185,14 +210,18 @@ def build(target: str, dbt_vars: dict, args: list[str],
     fresh_sources = target_dir() / "sources.json"
     kept = shutil.copy(fresh_sources, target_dir() / "sources.fresh.json") \
         if fresh_sources.exists() else None
-    built: DbtInvocation = invoke_dbt(["build", *selection(target, dbt_vars, full_refresh),
-                                       *args], target=target, dbt_vars=dbt_vars)
+    chosen = selection(target, dbt_vars, full_refresh, inputs)
+    # The state says what the warehouse holds: not true while this build runs,
+    # and not kept after a build that failed or was killed (the next run
+    # rebuilds everything).
+    shutil.rmtree(state_dir(target), ignore_errors=True)
+    built: DbtInvocation = invoke_dbt(["build", *chosen, *args], target=target,
+                                      dbt_vars=dbt_vars)
     if not built.results and not built.success:
         raise PipelineError("dbt build stopped before running: " + first_error_line(built.error))
     results = built.results
-    if not any(record.status == "error" for record in results
-               if record.kind in {"model", "seed"}):
-        remember_state(target, dbt_vars, Path(kept) if kept else None)
+    if not any(record.status in {"error", "fail"} for record in results):
+        remember_state(target, dbt_vars, Path(kept) if kept else None, inputs)
     skipped = [record.name for record in results
                if record.kind == "model" and record.name.startswith("qa_")
                and record.status == "skipped"]
@@ -283,7 +312,7 @@ def run_pipeline(
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     results, fresh = step("dbt build (what changed: seeds, models, tests)",
-                          lambda: build(target, dbt_vars, args, full_refresh))
+                          lambda: build(target, dbt_vars, args, full_refresh, inputs))
     summary.tests = count_tests(results)
     # The build's artifacts, for the report and the quality report (the export
     # and the checks below are dbt invocations that replace target/).

@@ -50,7 +50,7 @@ transaction_counts as (
     -- broadcast them, never shuffle the transactions.
     select /*+ broadcast(merchants) */
         {%- for metric, condition in checks.items() %}
-            count_if({{ condition }}) as {{ metric }},
+        count_if({{ condition }}) as {{ metric }},
         {%- endfor %}
         count(*) as validated_rows
 
@@ -135,7 +135,7 @@ metrics as (
             abs(raw_rows - cleaned_rows - rejected_rows), raw_rows,
             'merchants_rejected_rows', 'ledger', merchant_rejected_rows, merchant_raw_rows,
             {%- for metric in checks %}
-                '{{ metric }}', 'transactions', {{ metric }}, validated_rows,
+            '{{ metric }}', 'transactions', {{ metric }}, validated_rows,
             {%- endfor %}
             'exact_duplicate_extra_rows', 'transactions', exact_duplicate_extra_rows,
             validated_rows,

@@ -66,8 +66,8 @@ def dbt_test_statuses(tests: list[str], dbt_vars: dict) -> dict[str, str]:
     outcome = invoke_dbt(["test", "--select", *tests], dbt_vars=dbt_vars, quiet=True)
     if not outcome.results:
         raise SystemExit(f"dbt test did not run: {outcome.error}")
-    return {record["unique_id"].split(".")[-1]: record["status"]
-            for record in outcome.results if record["unique_id"].startswith("test.")}
+    return {record.unique_id.split(".")[-1]: record.status
+            for record in outcome.results if record.kind == "test"}
 
 
 def main(data_dir: str) -> int:

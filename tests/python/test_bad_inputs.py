@@ -212,6 +212,7 @@ def mart_digest(out: Path) -> dict[str, str]:
             for path in sorted((out / "marts").glob("*.csv"))}
 
 
+@pytest.mark.spark
 def test_odd_but_valid_merchants_build_and_a_killed_run_changes_nothing(
     clean: Path, tmp_path: Path
 ) -> None:

@@ -1,13 +1,9 @@
 """Parity: the same generated data built through the embedded Spark session
-(`local`) and through a real Spark cluster behind the Spark Thrift Server
-(`cluster`: standalone master + worker + HiveThriftServer2, started here with
-python_checks.cluster on free ports and its own state dir, so a developer's
-`make cluster-up` cluster is never touched) gives identical marts, ledger and
-quality metrics.
-
-The local build runs while the cluster starts and builds: both are mostly
-waiting (JVM start, Thrift round trips), so overlapping them keeps this module
-to a few minutes on 2 cores.
+(`local`: the session's shared build) and through a real Spark cluster behind
+the Spark Thrift Server (`cluster`: standalone master + worker +
+HiveThriftServer2, started here with python_checks.cluster on free ports and
+its own state dir, so a developer's `make cluster-up` cluster is never
+touched) gives identical marts, ledger and quality metrics.
 """
 
 from __future__ import annotations
@@ -23,14 +19,12 @@ from pathlib import Path
 
 import pytest
 from canonical import canonical_rows, diff_marts, mart_hashes
-from conftest import REPO_ROOT, isolated_env
+from conftest import REPO_ROOT, SharedBuild, isolated_env
 
 from python_checks import cluster
 from python_checks.generate import generate
 from python_checks.project import published_tables
 
-ROWS = 20_000
-SEED = 31
 TIMEOUT_SECONDS = 30 * 60
 OUTPUT_TAIL_CHARS = 4_000
 
@@ -82,24 +76,6 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("parity_data")
-    generate(data, rows=ROWS, seed=SEED, dirty=True)
-    return data
-
-
-@pytest.fixture(scope="module")
-def local_build(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
-    """The local build, started before the cluster comes up; stopped if the
-    test ends before it does."""
-    build = start_build("local", dataset, tmp_path_factory.mktemp("parity_local"), {})
-    try:
-        yield build
-    finally:
-        stop(build.process)
-
-
-@pytest.fixture(scope="module")
 def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A cluster of its own (state dir, free ports, small memory), stopped
     whatever happens."""
@@ -111,7 +87,7 @@ def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         "BILLUPS_SPARK_WORKER_UI_PORT": str(free_port()),
         "BILLUPS_THRIFT_HOST": "127.0.0.1",
         "BILLUPS_THRIFT_PORT": str(free_port()),
-        # 20k rows need little; leave memory to the local build running alongside.
+        # A small data set needs little memory.
         "BILLUPS_SPARK_WORKER_MEMORY": "2g",
         "BILLUPS_SPARK_EXECUTOR_MEMORY": "2g",
         "BILLUPS_THRIFT_DRIVER_MEMORY": "1g",
@@ -129,17 +105,18 @@ def quality_rows(out: Path, name: str) -> list[tuple[str, ...]]:
     return [tuple(header), *rows]
 
 
+@pytest.mark.spark
 def test_local_and_cluster_build_the_same_marts(
-    local_build: Build, cluster_env: dict[str, str], dataset: Path,
+    shared_build: SharedBuild, cluster_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    remote = start_build("cluster", dataset, tmp_path_factory.mktemp("parity_cluster"),
-                         cluster_env)
+    remote = start_build("cluster", shared_build.data_dir,
+                         tmp_path_factory.mktemp("parity_cluster"), cluster_env)
     try:
         remote_out = remote.wait()
     finally:
         stop(remote.process)
-    local_out = local_build.wait()
+    local_out = shared_build.output
 
     marts, _ = published_tables(local_out / "dbt" / "manifest.json")
     local_hashes = mart_hashes(local_out / "marts")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import isolated_env, parsed_manifest
+from conftest import SharedBuild, isolated_env, parsed_manifest
 
 from python_checks.docs import conventions, not_in_catalog
 
@@ -45,7 +45,6 @@ CHROMIUM_FLAGS = [
 ]
 PROJECT = "billups_analytics"
 MART = "top_merchants_by_month_city"
-ROWS, SEED = 3_000, 1
 STEP_TIMEOUT_SECONDS = 900
 PAGE_TIMEOUT_SECONDS = 60
 # Console errors that come from dbt's own docs bundle, not from this project:
@@ -75,28 +74,19 @@ def _dbt(args: list[str], env: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def docs_run(tmp_path_factory: pytest.TempPathFactory) -> DocsRun:
-    from python_checks.generate import generate
-
-    root = tmp_path_factory.mktemp("docs")
-    data = root / "data"
-    generate(data, rows=ROWS, seed=SEED)
+def docs_run(shared_build: SharedBuild) -> DocsRun:
+    """`billups docs` on the session's shared build (docs generate reads the
+    catalog from the built tables)."""
+    root = shared_build.root
     env = {
         **isolated_env(root),
-        "BILLUPS_DATA_DIR": str(data),
+        "BILLUPS_DATA_DIR": str(shared_build.data_dir),
         "DBT_PROFILES_DIR": str(REPO / "profiles"),
         "BILLUPS_LOG4J_CONFIG": str(REPO / "profiles" / "log4j2.properties"),
         "SPARK_LOCAL_IP": "127.0.0.1",
         # Otherwise the generated site loads dbt's usage tracker from the internet.
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    # `docs generate` reads the catalog from the built tables: build them first.
-    build = subprocess.run(
-        _dbt(["build", "--exclude-resource-type", "test",
-              "--exclude-resource-type", "unit_test"], env),
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT_SECONDS,
-    )
-    assert build.returncode == 0, _tail(build.stdout + build.stderr)
     result = subprocess.run(
         [sys.executable, "-m", "python_checks.cli", "docs"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT_SECONDS,
@@ -252,6 +242,7 @@ def screenshot(driver: Any, name: str) -> Path:
 # --------------------------------------------------------------------------- description check
 
 
+@pytest.mark.spark
 def test_docs_command_finds_everything_described(docs_run: DocsRun) -> None:
     output = docs_run.result.stdout + docs_run.result.stderr
     assert docs_run.result.returncode == 0, _tail(output)
@@ -335,6 +326,7 @@ def test_docs_command_lists_gaps_and_exits_1(tmp_path: Path,
 # --------------------------------------------------------------------------- the site in a browser
 
 
+@pytest.mark.spark
 def test_site_root_renders(browser: Any, docs_url: str) -> None:
     open_page(browser, docs_url)
     wait_for(browser, lambda driver: "The five questions" in body_text(driver),
@@ -349,6 +341,7 @@ def test_site_root_renders(browser: Any, docs_url: str) -> None:
     assert console_errors(browser) == []
 
 
+@pytest.mark.spark
 def test_mart_page_renders(browser: Any, docs_url: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -366,6 +359,7 @@ def test_mart_page_renders(browser: Any, docs_url: str) -> None:
     assert console_errors(browser) == []
 
 
+@pytest.mark.spark
 def test_lineage_graph_renders(browser: Any, docs_url: str) -> None:
     open_page(browser, f"{docs_url}#!/overview?g_v=1")
     # The graph service of dbt's docs app holds the elements drawn by Cytoscape.

@@ -3,8 +3,9 @@
 its CSV exports with the independent pandas oracle in ``oracle.py``.
 
 The pipeline run takes minutes (a JVM, dbt build and tests); it happens once per
-module. ``test_oracle_agrees_with_generator_manifest`` needs only the generated
-files, so it also checks the oracle and the generator against each other.
+test session (conftest.shared_build), shared with the other modules that read
+it. ``test_oracle_agrees_with_generator_manifest`` checks the oracle and the
+generator against each other.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import isolated_env
+from conftest import SHARED_ROWS, SharedBuild, isolated_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ROWS = 30_000
-SEED = 7
+ROWS = SHARED_ROWS
 PIPELINE_TIMEOUT_SECONDS = 60 * 60
 OUTPUT_TAIL_CHARS = 6_000
 
@@ -161,21 +161,18 @@ class Generated:
 # --------------------------------------------------------------------------- fixtures
 
 
+pytestmark = pytest.mark.spark
+
+
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
-    # `pytest` (unlike `python -m pytest`) does not put the repo root on sys.path.
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from python_checks.generate import generate
-
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    manifest = generate(data_dir, rows=ROWS, seed=SEED, dirty=True)
-
+def generated(shared_build: SharedBuild) -> Generated:
+    """The shared dirty set and everything the oracle derives from it."""
+    data_dir = shared_build.data_dir
     transactions, merchants = oracle.load_inputs(data_dir)
     cleaned, rejected = oracle.clean(transactions, merchants)
     return Generated(
         data_dir=data_dir,
-        manifest=manifest,
+        manifest=shared_build.manifest,
         raw_transaction_rows=pq.ParquetFile(data_dir / oracle.TRANSACTIONS_FILE).metadata.num_rows,
         raw_merchant_rows=len(merchants),
         cleaned_rows=len(cleaned),
@@ -186,49 +183,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
 
 
 @pytest.fixture(scope="module")
-def pipeline_output(generated: Generated, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the real pipeline once; return its output directory."""
-    root = tmp_path_factory.mktemp("e2e_run")
-    out_dir = root / "output"
-    command = [
-        sys.executable,
-        "-m",
-        "python_checks.cli",
-        "run",
-        "--data-dir",
-        str(generated.data_dir),
-        "--output-dir",
-        str(out_dir),
-        # The dbt unit tests run here, in the real build (production runs skip
-        # them: their fixtures are static).
-        "--unit-tests",
-    ]
-    # A fresh Spark directory (warehouse + Derby metastore) and dbt target: the
-    # run neither sees old tables nor collides with a developer's session.
-    env = isolated_env(root)
-    try:
-        result = subprocess.run(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PIPELINE_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"pipeline did not finish in {PIPELINE_TIMEOUT_SECONDS}s: {' '.join(command)}\n"
-            f"{_output_tails(exc.stdout, exc.stderr)}",
-            pytrace=False,
-        )
-    if result.returncode != 0:
-        pytest.fail(
-            f"pipeline exited with {result.returncode}: {' '.join(command)}\n"
-            f"{_output_tails(result.stdout, result.stderr)}",
-            pytrace=False,
-        )
-    return out_dir
+def pipeline_output(shared_build: SharedBuild) -> Path:
+    """The real pipeline's output on that set (`billups run --unit-tests`: the
+    dbt unit tests run in the real build; production runs skip them)."""
+    return shared_build.output
 
 
 def _output_tails(stdout: str | bytes | None, stderr: str | bytes | None) -> str:
@@ -459,7 +417,8 @@ def test_bench_reference_gives_the_marts_answers(
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    compared = compare_answers(changed, reference_dir)
+    compared = compare_answers(changed, reference_dir,
+                               manifest=pipeline_output / "dbt" / "manifest.json")
     assert not compared["match"]
     assert compared["first_difference"].startswith("avg_sale_by_merchant_state: "), compared
     assert "purchase_total" in compared["first_difference"], compared

@@ -18,6 +18,7 @@ Each run is a subprocess with its own Spark warehouse, metastore and dbt target.
 
 from __future__ import annotations
 
+import csv
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,8 @@ from canonical import diff_marts, mart_hashes
 from conftest import REPO_ROOT, isolated_env
 
 from python_checks.generate import generate
+
+pytestmark = pytest.mark.spark
 
 ROWS = 20_000
 SEED = 23
@@ -186,19 +189,6 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert rewritten(before, loaded_months(root)) == []
     assert_same_as(root, full_refresh)
 
-    # Vars of the marts and of the cleaning labels take effect without
-    # rewriting a month (the marts are tables, the labels a view), and the
-    # next run without them is back to the reference.
-    before = loaded_months(root)
-    billups_run(data, root, "--vars", '{"top_popular_merchants": 3, "max_installments": 6}')
-    assert rewritten(before, loaded_months(root)) == []
-    popular = pd.read_csv(root / "output" / "marts" / "popular_merchant_cities.csv")
-    assert popular["merchant_rank"].max() == 3
-    plans = pd.read_csv(root / "output" / "marts" / "advice_installments.csv")
-    assert plans.loc[plans["plan_type"] == "installments", "installments"].max() == 6
-    billups_run(data, root)
-    assert_same_as(root, full_refresh)
-
     # A backfill of a named month rewrites it from every input file, here
     # after its partition was emptied outside dbt; no other month moves.
     for path in (stored(root, "intermediate", "int_transactions_validated")
@@ -228,6 +218,16 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     restore_name(root / "output" / "marts", restored, renamed, named["merchant_name"])
     assert diff_marts(full_refresh / "output" / "marts", restored) == ""
 
+    # Vars of the marts and of the cleaning labels take effect without
+    # rewriting a month (the marts are tables, the labels a view).
+    before = loaded_months(root)
+    billups_run(data, root, "--vars", '{"top_popular_merchants": 3, "max_installments": 6}')
+    assert rewritten(before, loaded_months(root)) == []
+    popular = pd.read_csv(root / "output" / "marts" / "popular_merchant_cities.csv")
+    assert popular["merchant_rank"].max() == 3
+    plans = pd.read_csv(root / "output" / "marts" / "advice_installments.csv")
+    assert plans.loc[plans["plan_type"] == "installments", "installments"].max() == 6
+
     # A part file taken away leaves its rows in the incremental tables: the
     # ledger no longer adds up and the run says so (exit 2) until a
     # --full-refresh, which gives the first run's answers back.
@@ -240,15 +240,28 @@ def test_incremental_build_after_a_new_month_equals_a_full_refresh(
     assert diff_marts(first_marts, restored) == ""
 
 
+def reorder_columns(path: Path) -> None:
+    """merchants.csv with its columns in reverse order and an extra column."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        for number, row in enumerate(rows):
+            writer.writerow([*reversed(row), "extra" if number == 0 else "x"])
+
+
 @pytest.mark.parametrize(
     ("shuffle_partitions", "order", "parts"),
     [(3, "random", 4), (23, "reversed", 1)],
-    ids=["3_partitions_random_order_4_parts", "23_partitions_reversed_1_file"],
+    ids=["3_partitions_random_order_4_parts_columns_reordered", "23_partitions_reversed_1_file"],
 )
 def test_marts_do_not_depend_on_partitions_or_row_order(
     dataset: dict, full_refresh: Path, tmp_path_factory: pytest.TempPathFactory,
     shuffle_partitions: int, order: str, parts: int,
 ) -> None:
+    """The same answers whatever the shuffle partitions, the order of the rows,
+    their split into part files, and (4 parts) the order of the columns of
+    both files with an extra column each: files are read by column name."""
     root = tmp_path_factory.mktemp(f"determinism_{shuffle_partitions}")
     data = root / "data"
     (data / TX).mkdir(parents=True)
@@ -256,11 +269,22 @@ def test_marts_do_not_depend_on_partitions_or_row_order(
     table = dataset["table"]
     if order == "random":
         positions = np.random.default_rng(SEED).permutation(table.num_rows)
+        table = table.select(list(reversed(table.column_names)))
+        table = table.append_column("loyalty_tier", pa.array(["gold"] * table.num_rows))
+        reorder_columns(data / "merchants.csv")
     else:
         positions = np.arange(table.num_rows)[::-1]
     shuffled = table.take(pa.array(positions))
-    for index, chunk in enumerate(np.array_split(np.arange(shuffled.num_rows), parts)):
+    chunks = np.array_split(np.arange(shuffled.num_rows), parts)
+    for index, chunk in enumerate(chunks):
         pq.write_table(shuffled.take(pa.array(chunk)), data / TX / f"part-{index:05d}.parquet")
     billups_run(data, root, "--full-refresh", shuffle_partitions=shuffle_partitions)
     assert diff_marts(full_refresh / "output" / "marts", root / "output" / "marts") == ""
     assert mart_hashes(root / "output" / "marts") == mart_hashes(full_refresh / "output" / "marts")
+    # The ledger accounts for every row of every part file.
+    ledger = pd.read_csv(root / "output" / "quality" / "row_ledger.csv")
+    ledger = ledger[ledger["source_name"] == "transactions"]
+    per_file = ledger.groupby(ledger["source_file"].str.rsplit("/", n=1).str[-1])[
+        "row_count"].sum().to_dict()
+    assert per_file == {f"part-{index:05d}.parquet": len(chunk)
+                        for index, chunk in enumerate(chunks)}

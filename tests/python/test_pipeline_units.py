@@ -10,6 +10,7 @@ import pytest
 
 import python_checks.pipeline as pipeline_module
 from python_checks import pipeline
+from python_checks.artifacts import Outcome
 from python_checks.inputs import check_inputs
 from python_checks.pipeline import check_metastore_free, count_tests
 from python_checks.project import PipelineError, collect_part_files, first_error_line
@@ -56,14 +57,14 @@ def test_first_error_line_drops_dbt_framing() -> None:
     assert first_error_line(None) == "see the dbt output above"
 
 
+def _outcome(unique_id: str, status: str, message: str | None = None) -> Outcome:
+    return Outcome(unique_id, status, message, None, 0.1, None)
+
+
 def test_count_tests_by_status() -> None:
-    counts = count_tests([
-        {"unique_id": "model.p.a", "status": "success"},
-        {"unique_id": "test.p.t1", "status": "pass"},
-        {"unique_id": "unit_test.p.a.u1", "status": "pass"},
-        {"unique_id": "test.p.t2", "status": "warn"},
-        {"unique_id": "test.p.t3", "status": "fail"},
-    ])
+    counts = count_tests([_outcome("model.p.a", "success"), _outcome("test.p.t1.x", "pass"),
+                          _outcome("unit_test.p.a.u1", "pass"), _outcome("test.p.t2.x", "warn"),
+                          _outcome("test.p.t3.x", "fail")])
     assert counts == {"pass": 2, "warn": 1, "fail": 1, "error": 0, "skipped": 0}
 
 
@@ -85,9 +86,8 @@ def test_gates_name_every_tripped_gate_in_one_line_each() -> None:
              {"name": "qa_metrics_no_metric_above_error_threshold", "model": "qa_metrics",
               "status": "fail", "failures": 2},
              {"name": "row_checks_x", "model": "x", "status": "warn", "failures": 3}]
-    results = [{"unique_id": "model.p.advice_hours", "status": "error",
-                "message": "Runtime Error\n  boom"},
-               {"unique_id": "model.p.advice_cities", "status": "success"}]
+    results = [_outcome("model.p.advice_hours", "error", "Runtime Error\n  boom"),
+               _outcome("model.p.advice_cities", "success")]
     tripped = gates(tests, metrics, [{"source": "billups.t", "status": "pass"}], results,
                     ["advice_cities", "advice_hours", "advice_months"])
     assert tripped == [
