@@ -68,8 +68,11 @@ lint: setup
 conventions: setup
 	$(BIN)/billups conventions
 
+# Two workers: the modules that share a build, or their own fixtures, keep to
+# one worker each (xdist groups); PYTEST_ARGS= runs them in one process.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 pytest: setup
-	$(BIN)/python -m pytest tests/python
+	$(BIN)/python -m pytest tests/python $(PYTEST_ARGS)
 
 test: lint pytest
 

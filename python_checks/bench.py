@@ -542,6 +542,32 @@ def one_month_refresh(result: dict[str, Any], data: Path, scale_dir: Path,
         "dbt_run_no_change", dbt_command("run", data_dir=data),
         env=env, log_dir=logs, timeout=timeout)
     steps["incremental_no_change"]["model_times"] = model_times(models_root)
+    billups_refresh(result, data, scale_dir, logs, timeout)
+
+
+def billups_refresh(result: dict[str, Any], data: Path, scale_dir: Path, logs: Path,
+                    timeout: float | None) -> None:
+    """e'. The same month through the product: `billups run` without the last
+    month's file (untimed), then with it back as a new file (timed: state
+    selection builds what the fresher source reaches), then again with nothing
+    new (timed: nothing to build; export, audit and report still run)."""
+    steps = result["steps"]
+    root = fresh(scale_dir / "billups_incremental")
+    env = step_env(root)
+    command = [_venv_bin("billups"), "run", "--data-dir", str(data), "--output-dir",
+               str(root / "output")]
+    held = scale_dir / "hold" / PARTS[1]
+    os.replace(data / TX / PARTS[1], held)
+    try:
+        steps["billups_incremental_setup"] = run_step("billups_run_without_last_month", command,
+                                                      env=env, log_dir=logs, timeout=timeout)
+    finally:
+        os.replace(held, data / TX / PARTS[1])
+    os.utime(data / TX / PARTS[1])
+    steps["billups_incremental"] = run_step("billups_run_one_month", command, env=env,
+                                            log_dir=logs, timeout=timeout)
+    steps["billups_no_change"] = run_step("billups_run_no_change", command, env=env,
+                                          log_dir=logs, timeout=timeout)
 
 
 def run_reference(result: dict[str, Any], data: Path, scale_dir: Path, main_root: Path,
@@ -874,6 +900,8 @@ def markdown(report: dict[str, Any]) -> str:
                         ("incremental", "one-month incremental s (`dbt run`)"),
                         ("incremental_no_change", "no-change incremental s (`dbt run`, no new "
                                                   "input)"),
+                        ("billups_incremental", "one-month `billups run` s (state selection)"),
+                        ("billups_no_change", "no-change `billups run` s (state selection)"),
                         ("reference", "reference PySpark s (one query per answer)"),
                         ("careful", "careful reference PySpark s (read once, cache)")):
         row(label, [step_cell(s, step) for s in scales])

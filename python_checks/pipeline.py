@@ -143,7 +143,7 @@ def state_dir(target: str) -> Path:
     return spark_dir() / "state" / target
 
 
-def selection(target: str, dbt_vars: dict, full_refresh: bool,
+def selection(state: Path, dbt_vars: dict, full_refresh: bool,
               inputs: CheckedInputs) -> list[str]:
     """dbt's own state selection, against the artifacts the warehouse's last
     clean build left: only what a fresher source (a file delivered since) or a
@@ -152,8 +152,8 @@ def selection(target: str, dbt_vars: dict, full_refresh: bool,
     the threshold overrides changed. Empty (build everything) on the first
     build, a full refresh, other vars (dbt does not compare vars), or input
     files that did not only grow (one removed, or replaced by an older copy: no
-    source is fresher, yet the tables are stale)."""
-    state = state_dir(target)
+    source is fresher, yet the tables are stale). `state`: the folder of the
+    last clean build's artifacts."""
     if full_refresh or any(not (state / name).exists() for name in STATE_FILES):
         return []
     saved, now = json.loads((state / "vars.json").read_text()), _compared(dbt_vars)
@@ -210,11 +210,14 @@ def build(target: str, dbt_vars: dict, args: list[str], full_refresh: bool,
     fresh_sources = target_dir() / "sources.json"
     kept = shutil.copy(fresh_sources, target_dir() / "sources.fresh.json") \
         if fresh_sources.exists() else None
-    chosen = selection(target, dbt_vars, full_refresh, inputs)
     # The state says what the warehouse holds: not true while this build runs,
     # and not kept after a build that failed or was killed (the next run
-    # rebuilds everything).
-    shutil.rmtree(state_dir(target), ignore_errors=True)
+    # rebuilds everything). This build compares with it where it was moved.
+    previous = target_dir() / "previous_state"
+    shutil.rmtree(previous, ignore_errors=True)
+    if state_dir(target).exists():
+        shutil.move(state_dir(target), previous)
+    chosen = selection(previous, dbt_vars, full_refresh, inputs)
     built: DbtInvocation = invoke_dbt(["build", *chosen, *args], target=target,
                                       dbt_vars=dbt_vars)
     if not built.results and not built.success:

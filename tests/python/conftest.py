@@ -46,7 +46,9 @@ class SharedBuild:
     """One real `billups run --unit-tests` on the dirty generated set, shared by
     the modules that only read what it built (end to end, docs, cluster
     parity), and then by test_quality, which changes it: pytest runs modules in
-    alphabetical order, and test_quality comes after the others."""
+    alphabetical order, and test_quality comes after the others. Under
+    pytest-xdist their tests share the group "shared_build" (one worker, in
+    that order)."""
 
     root: Path
     data_dir: Path

@@ -20,7 +20,7 @@ from conftest import REPO_ROOT, isolated_env
 
 from python_checks.generate import generate
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("changes")]
 
 MONTHS = Path("models/marts/new_merchant_advice/advice_months.sql")
 HOURS = Path("models/marts/new_merchant_advice/advice_hours.sql")

@@ -106,6 +106,7 @@ def quality_rows(out: Path, name: str) -> list[tuple[str, ...]]:
 
 
 @pytest.mark.spark
+@pytest.mark.xdist_group("shared_build")
 def test_local_and_cluster_build_the_same_marts(
     shared_build: SharedBuild, cluster_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,

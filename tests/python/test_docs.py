@@ -243,6 +243,7 @@ def screenshot(driver: Any, name: str) -> Path:
 
 
 @pytest.mark.spark
+@pytest.mark.xdist_group("shared_build")
 def test_docs_command_finds_everything_described(docs_run: DocsRun) -> None:
     output = docs_run.result.stdout + docs_run.result.stderr
     assert docs_run.result.returncode == 0, _tail(output)
@@ -327,6 +328,7 @@ def test_docs_command_lists_gaps_and_exits_1(tmp_path: Path,
 
 
 @pytest.mark.spark
+@pytest.mark.xdist_group("shared_build")
 def test_site_root_renders(browser: Any, docs_url: str) -> None:
     open_page(browser, docs_url)
     wait_for(browser, lambda driver: "The five questions" in body_text(driver),
@@ -342,6 +344,7 @@ def test_site_root_renders(browser: Any, docs_url: str) -> None:
 
 
 @pytest.mark.spark
+@pytest.mark.xdist_group("shared_build")
 def test_mart_page_renders(browser: Any, docs_url: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -360,6 +363,7 @@ def test_mart_page_renders(browser: Any, docs_url: str) -> None:
 
 
 @pytest.mark.spark
+@pytest.mark.xdist_group("shared_build")
 def test_lineage_graph_renders(browser: Any, docs_url: str) -> None:
     open_page(browser, f"{docs_url}#!/overview?g_v=1")
     # The graph service of dbt's docs app holds the elements drawn by Cytoscape.

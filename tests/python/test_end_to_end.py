@@ -161,7 +161,7 @@ class Generated:
 # --------------------------------------------------------------------------- fixtures
 
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("shared_build")]
 
 
 @pytest.fixture(scope="module")

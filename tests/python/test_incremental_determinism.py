@@ -35,7 +35,7 @@ from conftest import REPO_ROOT, isolated_env
 
 from python_checks.generate import generate
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("incremental")]
 
 ROWS = 20_000
 SEED = 23

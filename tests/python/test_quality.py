@@ -52,7 +52,7 @@ def metrics_of(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {metric["name"]: metric for metric in result["metrics"]}
 
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("shared_build")]
 
 
 @pytest.fixture(scope="module")
