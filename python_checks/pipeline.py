@@ -198,8 +198,35 @@ def _compared(dbt_vars: dict) -> dict:
     return {key: value for key, value in dbt_vars.items() if key != "backfill_months"}
 
 
+UNFINISHED = "build.unfinished"
+
+
+def clear_unowned_folders() -> list[str]:
+    """A build killed while Spark wrote a table leaves the table's folder but
+    not the table (dbt-spark drops a parquet table before it creates it again),
+    and Spark will not create a table where a folder exists
+    (LOCATION_ALREADY_EXISTS). After such a build: remove the warehouse folders
+    that no table of the metastore owns. Local target only: dbt's Spark session
+    runs in this process (the freshness check started it)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.active()
+    removed = []
+    for schema in sorted((spark_dir() / "warehouse").glob("*.db")):
+        if not spark.catalog.databaseExists(schema.stem):
+            continue
+        owned = {row.tableName.lower() for row in spark.sql(f"show tables in `{schema.stem}`")
+                 .collect()}
+        for folder in sorted(schema.iterdir()):
+            if folder.is_dir() and folder.name.lower() not in owned:
+                shutil.rmtree(folder)
+                removed.append(f"{schema.stem}.{folder.name}")
+    return removed
+
+
 def build(target: str, dbt_vars: dict, args: list[str], full_refresh: bool,
-          inputs: CheckedInputs) -> tuple[list[Outcome], list[dict[str, Any]]]:
+          inputs: CheckedInputs, echo: Callable[[str], None] = print,
+          ) -> tuple[list[Outcome], list[dict[str, Any]]]:
     """`dbt source freshness`, then `dbt build` of what changed (selection), then
     the quality models it skipped (an upstream test that failed skips what
     depends on its model; the audit must run anyway). Returns the build's
@@ -218,8 +245,16 @@ def build(target: str, dbt_vars: dict, args: list[str], full_refresh: bool,
     if state_dir(target).exists():
         shutil.move(state_dir(target), previous)
     chosen = selection(previous, dbt_vars, full_refresh, inputs)
+    unfinished = spark_dir() / UNFINISHED
+    if unfinished.exists() and target == "local":
+        removed = clear_unowned_folders()
+        echo(f"    the last build did not finish: removed {len(removed)} table folder(s) "
+             f"it left without a table{': ' + ', '.join(removed) if removed else ''}")
+    unfinished.parent.mkdir(parents=True, exist_ok=True)
+    unfinished.touch()
     built: DbtInvocation = invoke_dbt(["build", *chosen, *args], target=target,
                                       dbt_vars=dbt_vars)
+    unfinished.unlink()
     if not built.results and not built.success:
         raise PipelineError("dbt build stopped before running: " + first_error_line(built.error))
     results = built.results
@@ -315,7 +350,7 @@ def run_pipeline(
     if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     results, fresh = step("dbt build (what changed: seeds, models, tests)",
-                          lambda: build(target, dbt_vars, args, full_refresh, inputs))
+                          lambda: build(target, dbt_vars, args, full_refresh, inputs, echo))
     summary.tests = count_tests(results)
     # The build's artifacts, for the report and the quality report (the export
     # and the checks below are dbt invocations that replace target/).
