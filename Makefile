@@ -69,7 +69,7 @@ conventions: setup
 	$(BIN)/billups conventions
 
 # One process: on 2 cores two pytest-xdist workers were slower (CI pytest
-# 27.6 min against 20.3 min), each Spark build wanting both cores. With more
+# 27.6 min against 25.9 min in one), each Spark build wanting both cores. With more
 # cores: PYTEST_ARGS="-n 4 --dist loadgroup" (the modules that share a build,
 # or their own fixtures, keep to one worker each: xdist groups).
 PYTEST_ARGS ?=
