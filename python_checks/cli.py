@@ -6,6 +6,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,7 +14,19 @@ from python_checks.pipeline import PipelineError, format_summary, has_inputs, ru
 from python_checks.project import first_error_line
 
 
-@click.group()
+class Billups(click.Group):
+    """The `billups` commands: a PipelineError (bad input, an engine not there,
+    a build that could not start) is one line and exit 2, in every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PipelineError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=Billups)
 def main() -> None:
     """Billups merchant analytics: dbt on Spark, with Python checks."""
 
@@ -83,16 +96,12 @@ def run(data_dir: Path, output_dir: Path, target: str, generate_if_missing: bool
         started = time.perf_counter()
         generate_files(data_dir)
         click.echo(f"    generate: done in {time.perf_counter() - started:.1f}s")
-    try:
-        dbt_vars = parse_vars(extra_vars)
-        if months:
-            dbt_vars["backfill_months"] = months
-        summary = run_pipeline(data_dir, output_dir, target=target, echo=click.echo,
-                               strict=strict, extra_vars=dbt_vars, full_refresh=full_refresh,
-                               unit_tests=unit_tests)
-    except PipelineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    dbt_vars = parse_vars(extra_vars)
+    if months:
+        dbt_vars["backfill_months"] = months
+    summary = run_pipeline(data_dir, output_dir, target=target, echo=click.echo,
+                           strict=strict, extra_vars=dbt_vars, full_refresh=full_refresh,
+                           unit_tests=unit_tests)
     click.echo(format_summary(summary, output_dir.resolve()))
     sys.exit(summary.exit_code)
 
@@ -120,30 +129,26 @@ def check(data_dir: Path, output_dir: Path, target: str, strict: bool, extra_var
 
     data_dir, output_dir = data_dir.resolve(), output_dir.resolve()
     dbt_vars = {"data_dir": str(data_dir), **parse_vars(extra_vars)}
-    try:
-        inputs = check_inputs(data_dir)
-        prepare_output_dir(output_dir)
-        check_engine(target)
-        click.echo("==> dbt run (quality metrics) and dbt test")
-        metrics = invoke_dbt(["run", "--select", "path:models/quality"], target=target,
-                             dbt_vars=dbt_vars)
-        if not metrics.success:
-            raise PipelineError("the quality models did not build (run `billups run` first): "
-                                + first_error_line(metrics.error))
-        # Data tests only: unit tests check SQL logic on fixtures, not the data.
-        tests = invoke_dbt(["test", "--exclude-resource-type", "unit_test"], target=target,
-                           dbt_vars=dbt_vars)
-        if not tests.results:
-            raise PipelineError("dbt test did not run: " + first_error_line(tests.error))
-        _, quality_tables = published_tables()
-        export_models({name: output_dir / "quality" / f"{file}.csv"
-                       for name, file in quality_tables.items()},
-                      output_dir / ".export", target=target, dbt_vars=dbt_vars)
-        result = collect_quality(output_dir, inputs, metrics.results + tests.results,
-                                 target=target, dbt_vars=dbt_vars, strict=strict)
-    except PipelineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    inputs = check_inputs(data_dir)
+    prepare_output_dir(output_dir)
+    check_engine(target)
+    click.echo("==> dbt run (quality metrics) and dbt test")
+    metrics = invoke_dbt(["run", "--select", "path:models/quality"], target=target,
+                         dbt_vars=dbt_vars)
+    if not metrics.success:
+        raise PipelineError("the quality models did not build (run `billups run` first): "
+                            + first_error_line(metrics.error))
+    # Data tests only: unit tests check SQL logic on fixtures, not the data.
+    tests = invoke_dbt(["test", "--exclude-resource-type", "unit_test"], target=target,
+                       dbt_vars=dbt_vars)
+    if not tests.results:
+        raise PipelineError("dbt test did not run: " + first_error_line(tests.error))
+    _, quality_tables = published_tables()
+    export_models({name: output_dir / "quality" / f"{file}.csv"
+                   for name, file in quality_tables.items()},
+                  output_dir / ".export", target=target, dbt_vars=dbt_vars)
+    result = collect_quality(output_dir, inputs, metrics.results + tests.results,
+                             target=target, dbt_vars=dbt_vars, strict=strict)
     paths = write_quality_report(result, output_dir)
     click.echo(format_table(result))
     click.echo(f"report: {paths['html']}")
@@ -207,12 +212,8 @@ def docs(data_dir: Path, target: str, serve: bool, port: int) -> None:
     # The generated site would otherwise load dbt's usage tracker from the internet.
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     data_dir = data_dir.resolve()
-    try:
-        check_inputs(data_dir)
-        check_engine(target)
-    except PipelineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    check_inputs(data_dir)
+    check_engine(target)
     click.echo("==> dbt docs generate")
     started = time.perf_counter()
     generated = invoke_dbt(["docs", "generate"], target=target,
@@ -280,18 +281,12 @@ def cluster(action: str) -> None:
     `status` exits 1 when the Thrift server does not answer."""
     from python_checks import cluster as local_cluster
 
-    try:
-        if action == "up":
-            local_cluster.up(echo=click.echo)
-        elif action == "down":
-            local_cluster.down(echo=click.echo)
-        elif not local_cluster.status(echo=click.echo):
-            sys.exit(1)
-    except PipelineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
+    if action == "up":
+        local_cluster.up(echo=click.echo)
+    elif action == "down":
+        local_cluster.down(echo=click.echo)
+    elif not local_cluster.status(echo=click.echo):
+        sys.exit(1)
 
 
 @main.command("class-archive")
@@ -326,15 +321,11 @@ def changed(data_dir: Path, target: str) -> None:
     from python_checks.project import invoke_dbt, target_dir
 
     state = state_dir(target)
-    try:
-        if not (state / "manifest.json").exists():
-            raise PipelineError(f"no saved state in {state}: run `billups run` once, then "
-                                "`billups changed` after each edit")
-        check_inputs(data_dir.resolve())
-        check_engine(target)
-    except PipelineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    if not (state / "manifest.json").exists():
+        raise PipelineError(f"no saved state in {state}: run `billups run` once, then "
+                            "`billups changed` after each edit")
+    check_inputs(data_dir.resolve())
+    check_engine(target)
     built = invoke_dbt(["build", "--select", "state:modified+", "--defer", "--state",
                         str(state)], target=target, dbt_vars={"data_dir": str(data_dir.resolve())})
     failed = [r for r in built.results if r.status in {"error", "fail"}]
