@@ -510,9 +510,11 @@ def bench_scale(result: dict[str, Any], work: Path, *, keep: bool, steps_wanted:
     if "incremental" in steps_wanted:
         one_month_refresh(result, data, scale_dir, env, logs, timeout)
     if "reference" in steps_wanted:
-        run_reference(result, data, scale_dir, main_root, logs, timeout)
+        run_script(result, "reference", "reference_pyspark.py", "answers", data, scale_dir,
+                   main_root, logs, timeout)
     if "careful" in steps_wanted:
-        run_careful(result, data, scale_dir, main_root, logs, timeout)
+        run_script(result, "careful", "reference_careful.py", "careful_answers", data,
+                   scale_dir, main_root, logs, timeout)
 
 
 def one_month_refresh(result: dict[str, Any], data: Path, scale_dir: Path,
@@ -570,38 +572,22 @@ def billups_refresh(result: dict[str, Any], data: Path, scale_dir: Path, logs: P
                                           log_dir=logs, timeout=timeout)
 
 
-def run_reference(result: dict[str, Any], data: Path, scale_dir: Path, main_root: Path,
-                  logs: Path, timeout: float | None) -> None:
-    """f. The reference script, then its answers against the main job's marts."""
+def run_script(result: dict[str, Any], step: str, script: str, answers_key: str,
+               data: Path, scale_dir: Path, main_root: Path, logs: Path,
+               timeout: float | None) -> None:
+    """f, g. A hand-written script of bench/ (`script`), timed as `step`, then
+    its answers against the main job's marts (in result[answers_key])."""
     steps = result["steps"]
-    reference_root = fresh(scale_dir / "reference")
-    steps["reference"] = run_step("reference_pyspark", [
-        sys.executable, str(PROJECT_DIR / "bench" / "reference_pyspark.py"),
-        "--data-dir", str(data), "--out-dir", str(reference_root / "answers"),
-    ], env=step_env(reference_root), log_dir=logs, cwd=reference_root, timeout=timeout)
-    if steps["reference"]["ok"] and steps.get("main", {}).get("ok"):
-        result["answers"] = compare_answers(main_root / "output" / "marts",
-                                            reference_root / "answers")
-        verdict = "yes" if result["answers"]["match"] else \
-            f"NO: {result['answers']['first_difference']}"
-        print(f"  answers match: {verdict}", flush=True)
-
-
-def run_careful(result: dict[str, Any], data: Path, scale_dir: Path, main_root: Path,
-                logs: Path, timeout: float | None) -> None:
-    """g. The careful reference (read once, clean once, cache, broadcast), then
-    its answers against the main job's marts."""
-    steps = result["steps"]
-    careful_root = fresh(scale_dir / "careful")
-    steps["careful"] = run_step("reference_careful", [
-        sys.executable, str(PROJECT_DIR / "bench" / "reference_careful.py"),
-        "--data-dir", str(data), "--out-dir", str(careful_root / "answers"),
-    ], env=step_env(careful_root), log_dir=logs, cwd=careful_root, timeout=timeout)
-    if steps["careful"]["ok"] and steps.get("main", {}).get("ok"):
-        result["careful_answers"] = compare_answers(main_root / "output" / "marts",
-                                                    careful_root / "answers")
-        print(f"  careful answers match: "
-              f"{'yes' if result['careful_answers']['match'] else 'NO'}", flush=True)
+    root = fresh(scale_dir / step)
+    steps[step] = run_step(Path(script).stem, [
+        sys.executable, str(PROJECT_DIR / "bench" / script),
+        "--data-dir", str(data), "--out-dir", str(root / "answers"),
+    ], env=step_env(root), log_dir=logs, cwd=root, timeout=timeout)
+    if steps[step]["ok"] and steps.get("main", {}).get("ok"):
+        answers = result[answers_key] = compare_answers(main_root / "output" / "marts",
+                                                        root / "answers")
+        verdict = "yes" if answers["match"] else f"NO: {answers['first_difference']}"
+        print(f"  {step} answers match: {verdict}", flush=True)
 
 
 def bench_loop(report: dict[str, Any], work: Path, timeout: float | None) -> None:
