@@ -144,7 +144,7 @@ def quality_tables(manifest: Any) -> list[PublishedModel]:
 def tested_models(manifest: Any, test_id: str) -> list[str]:
     """The models a test or unit test checks: its attached node, else its
     model parents."""
-    node = manifest.nodes.get(test_id) or manifest.unit_tests.get(test_id)
+    node = test_node(manifest, test_id)
     if node is None:
         return []
     if test_id.startswith("unit_test."):

@@ -56,6 +56,8 @@ from pathlib import Path
 from typing import Any
 
 from python_checks import class_archive
+from python_checks.artifacts import Outcome, outcomes
+from python_checks.pipeline import count_tests
 from python_checks.project import PROFILES_DIR, PROJECT_DIR
 
 SEED = 42
@@ -242,26 +244,23 @@ def dbt_command(*args: str, data_dir: Path) -> list[str]:
             json.dumps({"data_dir": str(data_dir)})]
 
 
-def run_results(root: Path) -> list[dict[str, Any]]:
-    path = root / "target" / "run_results.json"
+def run_results(root: Path) -> list[Outcome]:
+    """The results of the last dbt command in `root` (none when it left no
+    readable run_results.json)."""
     try:
-        return json.loads(path.read_text())["results"]
-    except (OSError, ValueError, KeyError):
+        return outcomes(root / "target" / "run_results.json")
+    except ValueError:
         return []
 
 
 def model_times(root: Path) -> dict[str, float]:
     """Execution time (s) per model of the last dbt command in `root`."""
-    return {r["unique_id"].split(".")[-1]: round(r.get("execution_time") or 0.0, 2)
-            for r in run_results(root) if r["unique_id"].startswith("model.")}
+    return {record.name: round(record.execution_time, 2)
+            for record in run_results(root) if record.kind == "model"}
 
 
 def test_outcomes(root: Path) -> dict[str, int]:
-    counts = {"pass": 0, "warn": 0, "error": 0, "fail": 0, "skipped": 0}
-    for r in run_results(root):
-        if r["unique_id"].startswith(("test.", "unit_test.")):
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
-    return counts
+    return count_tests(run_results(root))
 
 
 # ------------------------------------------------------------------ data
